@@ -1,0 +1,308 @@
+"""Online evaluation: features from a compact per-entity state, one transaction at a time.
+
+The stream scorer reads a `CardState` and a `MerchantState` per entity, calls `compute_features`
+before `apply_transaction` for each transaction in order, and writes the states back. The meaning
+of every feature is in `definitions`; `offline.build_features` evaluates the same definitions over
+a whole history, and the parity tests hold the two to the same answers.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from datetime import UTC, datetime, timedelta
+
+from securebank.contract import Status, Transaction
+from securebank.reference import currency_exponent
+from securebank.features import formulas as fx
+from securebank.features.definitions import (
+    CARD_MOMENTS_WINDOW_MS,
+    CARD_WINDOWS_MS,
+    CHANNEL_CODES,
+    DAY_MS,
+    HOUR_MS,
+    ISSUER_COUNTRY,
+    ISSUER_CURRENCY,
+    MERCHANT_COUNT_WINDOW_MS,
+    MERCHANT_FRAUD_WINDOW_MS,
+    NIGHT_HOURS,
+    RECENCY_HORIZON_MS,
+)
+
+_H1 = CARD_WINDOWS_MS["1h"]
+_H24 = CARD_WINDOWS_MS["24h"]
+_D7 = CARD_WINDOWS_MS["7d"]
+_NAN = math.nan
+_FACTORS: dict[str, float] = {}
+
+
+def _factor(currency: str) -> float:
+    factor = _FACTORS.get(currency)
+    if factor is None:
+        factor = _FACTORS[currency] = fx.usd_cents_factor(currency)
+    return factor
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureInput:
+    """The normalized fields of a transaction that the features read."""
+
+    transaction_id: str
+    time_ms: int
+    card_id: str
+    merchant_id: str
+    amount_usd_cents: int
+    mcc: int
+    country: str
+    currency: str
+    lat: float | None
+    lon: float | None
+    channel: int
+    device_id: str | None
+    is_declined_or_failed: bool
+
+    @classmethod
+    def from_transaction(cls, txn: Transaction) -> FeatureInput:
+        return cls.from_record(txn.model_dump())
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> FeatureInput:
+        """From a contract-valid record (a validated `Transaction` dump or a lake row)."""
+        currency = record["currency"]
+        amount_minor = int(Decimal(record["amount"]).scaleb(currency_exponent(currency)))
+        lat, lon = record.get("merchant_lat"), record.get("merchant_lon")
+        if lat is None or lon is None or lat != lat or lon != lon:
+            lat = lon = None
+        device = record.get("device_id")
+        return cls(
+            transaction_id=record["transaction_id"],
+            time_ms=epoch_ms(record["event_time"]),
+            card_id=record["card_id"],
+            merchant_id=record["merchant_id"],
+            amount_usd_cents=round(amount_minor * _factor(currency)),
+            mcc=int(record["mcc"]),
+            country=record["merchant_country"],
+            currency=currency,
+            lat=lat,
+            lon=lon,
+            channel=CHANNEL_CODES[str(record["channel"])],
+            device_id=device if isinstance(device, str) else None,
+            is_declined_or_failed=str(record["status"]) != Status.APPROVED.value,
+        )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the epoch, exact (sub-millisecond parts are floored)."""
+    return (moment - _EPOCH) // _MS
+
+
+@dataclass(slots=True)
+class CardState:
+    """A card's recent history: its last 30 days of transactions plus a few last-seen facts.
+
+    `times` is non-decreasing (late events are recorded at the watermark); `total_cents` and
+    `total_sq_cents` are the exact sums of `amounts` kept in step with it.
+    """
+
+    card_id: str
+    times: list[int] = field(default_factory=list)
+    amounts: list[int] = field(default_factory=list)
+    bad: list[int] = field(default_factory=list)
+    merchants: list[str] = field(default_factory=list)
+    total_cents: int = 0
+    total_sq_cents: int = 0
+    prev_time: int | None = None
+    loc_time: int | None = None
+    loc_lat: float = 0.0
+    loc_lon: float = 0.0
+    merchant_seen: dict[str, int] = field(default_factory=dict)
+    country_seen: dict[str, int] = field(default_factory=dict)
+    device_seen: dict[str, int] = field(default_factory=dict)
+    version: int = 0
+
+    @property
+    def watermark(self) -> int | None:
+        return self.times[-1] if self.times else self.prev_time
+
+    def effective_time(self, time_ms: int) -> int:
+        mark = self.watermark
+        return time_ms if mark is None or time_ms >= mark else mark
+
+    def expire(self, now_ms: int) -> None:
+        """Drop events outside the 30 d window ending at `now_ms` and stale last-seen entries."""
+        cut = bisect_right(self.times, now_ms - CARD_MOMENTS_WINDOW_MS)
+        if cut:
+            dropped = self.amounts[:cut]
+            self.total_cents -= sum(dropped)
+            self.total_sq_cents -= sum(a * a for a in dropped)
+            del self.times[:cut], self.amounts[:cut], self.bad[:cut], self.merchants[:cut]
+
+    def expire_last_seen(self, now_ms: int) -> None:
+        horizon = now_ms - RECENCY_HORIZON_MS
+        for seen in (self.merchant_seen, self.country_seen, self.device_seen):
+            for key in [k for k, t in seen.items() if t <= horizon]:
+                del seen[key]
+
+    def apply(self, inp: FeatureInput, at_ms: int) -> None:
+        self.times.append(at_ms)
+        self.amounts.append(inp.amount_usd_cents)
+        self.bad.append(1 if inp.is_declined_or_failed else 0)
+        self.merchants.append(inp.merchant_id)
+        self.total_cents += inp.amount_usd_cents
+        self.total_sq_cents += inp.amount_usd_cents * inp.amount_usd_cents
+        self.prev_time = at_ms
+        if inp.lat is not None and inp.lon is not None:
+            self.loc_time, self.loc_lat, self.loc_lon = at_ms, inp.lat, inp.lon
+        self.merchant_seen[inp.merchant_id] = at_ms
+        self.country_seen[inp.country] = at_ms
+        if inp.device_id is not None:
+            self.device_seen[inp.device_id] = at_ms
+        self.version += 1
+
+
+@dataclass(slots=True)
+class MerchantState:
+    """A merchant's activity in hour and day buckets plus its recently reported frauds.
+
+    `frauds` holds (transaction time, reported_at) of fraud labels whose transaction is still
+    inside the 28 d window.
+    """
+
+    merchant_id: str
+    hour_counts: dict[int, int] = field(default_factory=dict)
+    day_counts: dict[int, int] = field(default_factory=dict)
+    frauds: list[tuple[int, int]] = field(default_factory=list)
+    watermark: int | None = None
+    version: int = 0
+
+    def effective_time(self, time_ms: int) -> int:
+        mark = self.watermark
+        return time_ms if mark is None or time_ms >= mark else mark
+
+    def expire(self, now_ms: int) -> None:
+        first_hour = (now_ms // HOUR_MS * HOUR_MS - MERCHANT_COUNT_WINDOW_MS) // HOUR_MS
+        first_day = (now_ms // DAY_MS * DAY_MS - MERCHANT_FRAUD_WINDOW_MS) // DAY_MS
+        for key in [h for h in self.hour_counts if h < first_hour]:
+            del self.hour_counts[key]
+        for key in [d for d in self.day_counts if d < first_day]:
+            del self.day_counts[key]
+        start = first_day * DAY_MS
+        if any(t < start for t, _ in self.frauds):
+            self.frauds = [(t, r) for t, r in self.frauds if t >= start]
+
+    def apply(self, at_ms: int) -> None:
+        hour, day = at_ms // HOUR_MS, at_ms // DAY_MS
+        self.hour_counts[hour] = self.hour_counts.get(hour, 0) + 1
+        self.day_counts[day] = self.day_counts.get(day, 0) + 1
+        self.watermark = at_ms
+        self.version += 1
+
+    def apply_fraud_label(self, transaction_time_ms: int, reported_at_ms: int) -> None:
+        """Record a fraud label for one of this merchant's transactions."""
+        self.frauds.append((transaction_time_ms, reported_at_ms))
+        self.version += 1
+
+
+def compute_features(inp: FeatureInput, card: CardState, merchant: MerchantState) -> list[float]:
+    """The feature vector (in `FEATURE_NAMES` order) of `inp` given the states before it."""
+    now = card.effective_time(inp.time_ms)
+    card.expire(now)
+    times = card.times
+    n30 = len(times)
+    i1h = bisect_right(times, now - _H1)
+    i24 = bisect_right(times, now - _H24)
+    i7d = bisect_right(times, now - _D7)
+    amounts, bad = card.amounts, card.bad
+
+    amount_usd = inp.amount_usd_cents / 100.0
+    mean, std = fx.moments_usd(n30, card.total_cents, card.total_sq_cents, fx.SCALAR)
+    hour = fx.hour_of(inp.time_ms)
+    weekday = fx.weekday_of(inp.time_ms)
+
+    if card.prev_time is None:
+        secs_since_prev = _NAN
+    else:
+        secs_since_prev = (now - card.prev_time) / 1000.0
+    if inp.lat is None or inp.lon is None or card.loc_time is None:
+        km = kmh = _NAN
+    else:
+        km = fx.haversine_km(card.loc_lat, card.loc_lon, inp.lat, inp.lon, fx.SCALAR)
+        kmh = fx.speed_kmh(km, now - card.loc_time, fx.SCALAR)
+
+    horizon = now - RECENCY_HORIZON_MS
+    seen = card.merchant_seen.get(inp.merchant_id)
+    new_merchant = seen is None or seen <= horizon
+    seen = card.country_seen.get(inp.country)
+    new_country = seen is None or seen <= horizon
+    if inp.device_id is None:
+        new_device = False
+    else:
+        seen = card.device_seen.get(inp.device_id)
+        new_device = seen is None or seen <= horizon
+
+    m_now = merchant.effective_time(inp.time_ms)
+    first_hour = (m_now // HOUR_MS * HOUR_MS - MERCHANT_COUNT_WINDOW_MS) // HOUR_MS
+    day_start = m_now // DAY_MS * DAY_MS - MERCHANT_FRAUD_WINDOW_MS
+    first_day = day_start // DAY_MS
+    merchant_count = sum(c for h, c in merchant.hour_counts.items() if h >= first_hour)
+    merchant_total = sum(c for d, c in merchant.day_counts.items() if d >= first_day)
+    merchant_frauds = sum(1 for t, r in merchant.frauds if t >= day_start and r < m_now)
+    fraud_rate = merchant_frauds / merchant_total if merchant_total else 0.0
+
+    return [
+        amount_usd,
+        fx.log_amount(amount_usd, fx.SCALAR),
+        float(hour),
+        float(weekday),
+        1.0 if hour in NIGHT_HOURS else 0.0,
+        1.0 if weekday >= 5 else 0.0,
+        float(n30 - i1h),
+        sum(amounts[i1h:]) / 100.0,
+        float(n30 - i24),
+        sum(amounts[i24:]) / 100.0,
+        float(n30 - i7d),
+        sum(amounts[i7d:]) / 100.0,
+        mean,
+        std,
+        fx.zscore(amount_usd, mean, std, n30, fx.SCALAR),
+        secs_since_prev,
+        km,
+        kmh,
+        1.0 if new_merchant else 0.0,
+        1.0 if new_country else 0.0,
+        1.0 if new_device else 0.0,
+        float(len(set(card.merchants[i24:]))),
+        float(sum(bad[i1h:])),
+        float(sum(bad[i24:])),
+        float(merchant_count),
+        fraud_rate,
+        1.0 if inp.country != ISSUER_COUNTRY else 0.0,
+        1.0 if inp.currency != ISSUER_CURRENCY else 0.0,
+        float(inp.channel),
+        float(inp.mcc),
+        0.0 if inp.lat is None else 1.0,
+        0.0 if inp.device_id is None else 1.0,
+    ]
+
+
+def apply_transaction(inp: FeatureInput, card: CardState, merchant: MerchantState) -> None:
+    """Record `inp` in both states (at each entity's effective time)."""
+    card.apply(inp, card.effective_time(inp.time_ms))
+    m_now = merchant.effective_time(inp.time_ms)
+    merchant.expire(m_now)
+    merchant.apply(m_now)
+
+
+def compute_and_apply(inp: FeatureInput, card: CardState, merchant: MerchantState) -> list[float]:
+    """`compute_features` then `apply_transaction`: the stream's per-transaction step."""
+    vector = compute_features(inp, card, merchant)
+    apply_transaction(inp, card, merchant)
+    return vector
