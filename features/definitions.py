@@ -79,7 +79,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("card_mean_30d", "real", "mean amount (USD) of the card's last 30 days, 0 if none"),
     Feature("card_std_30d", "real", "population std of those amounts (USD), 0 if none"),
     Feature("amount_zscore_30d", "real", "(amount - mean) / max(std, 1 USD); 0 below 2 events"),
-    Feature("secs_since_prev", "real", "seconds since the card's previous transaction; NaN if none"),
+    Feature(
+        "secs_since_prev", "real", "seconds since the card's previous transaction; NaN if none"
+    ),
     Feature("km_from_prev_location", "real", "km from the card's last located transaction"),
     Feature("kmh_from_prev_location", "real", "that distance over the time between them (km/h)"),
     Feature("is_new_merchant", "flag", "card has not used this merchant within the horizon"),

@@ -120,7 +120,11 @@ def build_features(
 
     span = int(time_ms.max() - time_ms.min()) if n else 0
     base = int(time_ms.min()) if n else 0
-    stride = span + max(CARD_MOMENTS_WINDOW_MS, RECENCY_HORIZON_MS, MERCHANT_FRAUD_WINDOW_MS) + 2 * DAY_MS
+    stride = (
+        span
+        + max(CARD_MOMENTS_WINDOW_MS, RECENCY_HORIZON_MS, MERCHANT_FRAUD_WINDOW_MS)
+        + 2 * DAY_MS
+    )
     rel = time_ms - base
 
     # --- card windows: rows grouped by card, in processing order within a card
@@ -199,8 +203,10 @@ def build_features(
     always = np.ones(n, dtype=bool)
     out["is_new_merchant"] = is_new(merchant, always)
     out["is_new_country"] = is_new(_codes(country), always)
-    device_codes = np.where(has_device, _codes(np.where(has_device, device_raw, "")), 0)
-    out["is_new_device"] = is_new(device_codes.astype(np.int64), has_device)
+    # rows without a device get keys of their own, so they never count as an earlier use
+    device_codes = _codes(np.where(has_device, device_raw, ""))
+    device_codes = np.where(has_device, device_codes, device_codes.max(initial=0) + 1 + order)
+    out["is_new_device"] = is_new(device_codes, has_device)
 
     # --- merchant windows, aligned to the hour and the day
     by_merchant = np.lexsort((order, merchant))
@@ -212,9 +218,7 @@ def build_features(
     m_base = merchant[by_merchant] * stride - base
     count24 = m_pos - _window_start(m_keys, m_base + hour_start, inclusive=True)
     total28 = m_pos - _window_start(m_keys, m_base + day_start, inclusive=True)
-    frauds28 = _merchant_frauds(
-        labels, tid, time_ms, merchant, by_merchant, m_time, day_start
-    )
+    frauds28 = _merchant_frauds(labels, tid, time_ms, merchant, by_merchant, m_time, day_start)
     m_out = {
         "merchant_count_24h": count24.astype(np.float64),
         "merchant_fraud_rate_28d": np.where(total28 > 0, frauds28 / np.maximum(total28, 1), 0.0),
@@ -274,7 +278,9 @@ def _merchant_frauds(
     frame = labels.to_pandas() if isinstance(labels, pa.Table) else labels
     frame = frame[frame["is_fraud"].astype(bool)]
     reported = pd.to_datetime(frame["reported_at"], utc=True)
-    reported_ms = ((reported - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)).to_numpy()
+    reported_ms = (
+        (reported - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+    ).to_numpy()
     row_of = pd.Series(np.arange(len(tid)), index=tid)
     rows = row_of.reindex(frame["transaction_id"].to_numpy()).to_numpy()
     known = ~np.isnan(rows)

@@ -12,12 +12,11 @@ import math
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from datetime import UTC, datetime, timedelta
 
 from securebank.contract import Status, Transaction
-from securebank.reference import currency_exponent
 from securebank.features import formulas as fx
 from securebank.features.definitions import (
     CARD_MOMENTS_WINDOW_MS,
@@ -32,6 +31,7 @@ from securebank.features.definitions import (
     NIGHT_HOURS,
     RECENCY_HORIZON_MS,
 )
+from securebank.reference import currency_exponent
 
 _H1 = CARD_WINDOWS_MS["1h"]
 _H24 = CARD_WINDOWS_MS["24h"]
@@ -227,10 +227,8 @@ def compute_features(inp: FeatureInput, card: CardState, merchant: MerchantState
     hour = fx.hour_of(inp.time_ms)
     weekday = fx.weekday_of(inp.time_ms)
 
-    if card.prev_time is None:
-        secs_since_prev = _NAN
-    else:
-        secs_since_prev = (now - card.prev_time) / 1000.0
+    prev = card.prev_time
+    secs_since_prev = _NAN if prev is None else (now - prev) / 1000.0
     if inp.lat is None or inp.lon is None or card.loc_time is None:
         km = kmh = _NAN
     else:

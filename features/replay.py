@@ -22,6 +22,12 @@ from securebank.features.online import (
     compute_and_apply,
     epoch_ms,
 )
+from securebank.features.state_item import (
+    decode_card,
+    decode_merchant,
+    encode_card,
+    encode_merchant,
+)
 
 
 @dataclass
@@ -48,11 +54,14 @@ def replay(
     labels: pd.DataFrame | pa.Table | None = None,
     *,
     on_step: Callable[[int], None] | None = None,
+    persist_every: int | None = None,
 ) -> ReplayResult:
     """Features of every transaction computed online, in (event_time, transaction_id) order.
 
     Fraud labels are applied to the merchant state of their transaction as soon as they are
-    reported, interleaved with the transactions by time.
+    reported, interleaved with the transactions by time. With `persist_every=N`, the states touched
+    by each run of N transactions are written to DynamoDB items and read back, as the stream
+    scorer does between batches.
     """
     inputs = [FeatureInput.from_record(r) for r in _records(transactions)]
     inputs.sort(key=lambda i: (i.time_ms, i.transaction_id))
@@ -62,6 +71,8 @@ def replay(
     merchants: dict[str, MerchantState] = {}
     vectors = np.empty((len(inputs), len(FEATURE_NAMES)), dtype=np.float64)
     next_label = 0
+    touched_cards: set[str] = set()
+    touched_merchants: set[str] = set()
     for row, inp in enumerate(inputs):
         while next_label < len(pending) and pending[next_label][0] <= inp.time_ms:
             reported_ms, tid = pending[next_label]
@@ -69,6 +80,7 @@ def replay(
             fraud = by_id.get(tid)
             if fraud is not None:
                 merchants[fraud.merchant_id].apply_fraud_label(fraud.time_ms, reported_ms)
+                touched_merchants.add(fraud.merchant_id)
         card = cards.get(inp.card_id)
         if card is None:
             card = cards[inp.card_id] = CardState(inp.card_id)
@@ -77,6 +89,11 @@ def replay(
             merchant = merchants[inp.merchant_id] = MerchantState(inp.merchant_id)
         vectors[row] = compute_and_apply(inp, card, merchant)
         by_id[inp.transaction_id] = inp
+        if persist_every:
+            touched_cards.add(inp.card_id)
+            touched_merchants.add(inp.merchant_id)
+            if (row + 1) % persist_every == 0:
+                _persist(cards, merchants, touched_cards, touched_merchants)
         if on_step is not None and row % 10_000 == 0:
             on_step(row)
     return ReplayResult([i.transaction_id for i in inputs], vectors, cards, merchants)
@@ -88,3 +105,17 @@ def _fraud_reports(labels: pd.DataFrame | pa.Table | None) -> Iterable[tuple[int
     return [
         (epoch_ms(r["reported_at"]), r["transaction_id"]) for r in _records(labels) if r["is_fraud"]
     ]
+
+
+def _persist(
+    cards: dict[str, CardState],
+    merchants: dict[str, MerchantState],
+    touched_cards: set[str],
+    touched_merchants: set[str],
+) -> None:
+    for key in touched_cards:
+        cards[key] = decode_card(encode_card(cards[key]))
+    for key in touched_merchants:
+        merchants[key] = decode_merchant(encode_merchant(merchants[key]))
+    touched_cards.clear()
+    touched_merchants.clear()

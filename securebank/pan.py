@@ -27,8 +27,9 @@ def luhn_valid(digits: str) -> bool:
 def contains_pan(text: str) -> bool:
     """True when `text` holds a 13-19 digit run (optionally grouped) that passes Luhn.
 
-    Every window of 13-19 consecutive digits inside a longer run is checked, so a PAN embedded in
-    an identifier is caught too.
+    Every window of 13-19 consecutive digits inside a run is checked, so a PAN embedded in a
+    longer number or identifier is caught too. Some long numbers that are not PANs are refused as
+    well: identifiers must be tokens, and refusing is the safe side.
     """
     if len(text) < 13:
         return False

@@ -18,10 +18,29 @@ import pycountry
 _EXPONENT_NOT_TWO = MappingProxyType(
     {
         **dict.fromkeys(
-            "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
+            [
+                "BIF",
+                "CLP",
+                "DJF",
+                "GNF",
+                "ISK",
+                "JPY",
+                "KMF",
+                "KRW",
+                "PYG",
+                "RWF",
+                "UGX",
+                "UYI",
+                "VND",
+                "VUV",
+                "XAF",
+                "XOF",
+                "XPF",
+            ],
+            0,
         ),
-        **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-        **dict.fromkeys("CLF UYW".split(), 4),
+        **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+        **dict.fromkeys(["CLF", "UYW"], 4),
     }
 )
 

@@ -44,7 +44,7 @@ _MINUTE = 60_000
 
 
 def _cat(mcc: str) -> int:
-    return int(np.flatnonzero(CAT_MCC == mcc)[0])
+    return int(np.flatnonzero(mcc == CAT_MCC)[0])
 
 
 @dataclass
@@ -126,9 +126,10 @@ class FraudFactory:
 
     def _local(self, city: np.ndarray, mcc: str) -> np.ndarray:
         cat = _cat(mcc)
-        return self.merchants.local_start[city, cat] + self.rng.integers(
-            0, 1 << 30, size=len(city)
-        ) % self.merchants.local_size[city, cat]
+        return (
+            self.merchants.local_start[city, cat]
+            + self.rng.integers(0, 1 << 30, size=len(city)) % self.merchants.local_size[city, cat]
+        )
 
     def _events(
         self,
@@ -169,8 +170,9 @@ class FraudFactory:
         amount = np.where(last, rng.uniform(150, 900, size=n), rng.uniform(0.5, 3.0, size=n))
         status = np.where(~last & (rng.random(n) < 0.5), 1, 0)
         device = self._new_devices(n_ep)[episode]
-        return self._events("card_testing", episode, time_ms, victim, merchant, amount, device,
-                            status)
+        return self._events(
+            "card_testing", episode, time_ms, victim, merchant, amount, device, status
+        )
 
     def velocity(self, sizes: np.ndarray) -> Events:
         rng = self.rng
@@ -212,8 +214,9 @@ class FraudFactory:
         amount = rng.lognormal(np.log(1800), 0.6, size=n)
         device = self._new_devices(n_ep)[episode]
         status = np.where(rng.random(n) < 0.08, 1, 0)
-        return self._events("account_takeover", episode, time_ms, victim, merchant, amount,
-                            device, status)
+        return self._events(
+            "account_takeover", episode, time_ms, victim, merchant, amount, device, status
+        )
 
     def impossible_travel(self, sizes: np.ndarray) -> tuple[Events, Events]:
         """The fraud episodes and the genuine home purchase that anchors each one."""
@@ -237,14 +240,24 @@ class FraudFactory:
         far_city = rng.choice(FOREIGN_CITIES, size=n_ep)
         far_city = np.where(far_city == home, FOREIGN_CITIES[0], far_city)[episode]
         time_ms = (
-            starts[episode] + rng.integers(5 * _MINUTE, 90 * _MINUTE, size=n) + position * 20 * _MINUTE
+            starts[episode]
+            + rng.integers(5 * _MINUTE, 90 * _MINUTE, size=n)
+            + position * 20 * _MINUTE
         )
         atm = rng.random(n) < 0.5
         merchant = np.where(atm, self._local(far_city, "6011"), self._local(far_city, "5944"))
         amount = np.where(atm, rng.uniform(200, 600, size=n), rng.uniform(300, 1500, size=n))
         status = np.where(rng.random(n) < 0.1, 1, 0)
-        fraud = self._events("impossible_travel", episode, time_ms, victims[episode], merchant,
-                             amount, np.full(n, -1), status)
+        fraud = self._events(
+            "impossible_travel",
+            episode,
+            time_ms,
+            victims[episode],
+            merchant,
+            amount,
+            np.full(n, -1),
+            status,
+        )
         return fraud, anchor
 
     def compromised_merchant(self, sizes: np.ndarray, legit: Events) -> Events:
@@ -256,7 +269,9 @@ class FraudFactory:
         breached = np.argsort(counts)[::-1][: max(2, n_ep // 40)]
         at_breach = local[np.isin(legit.merchant[local], breached)]
         at_breach = at_breach[legit.time_ms[at_breach] < self.end_ms - 3 * DAY_MS]
-        source = rng.choice(at_breach, size=n_ep) if len(at_breach) else rng.choice(len(legit), n_ep)
+        source = (
+            rng.choice(at_breach, size=n_ep) if len(at_breach) else rng.choice(len(legit), n_ep)
+        )
         victim = legit.customer[source]
         start = legit.time_ms[source] + rng.integers(DAY_MS, 12 * DAY_MS, size=n_ep)
         time_ms = start[episode] + position * rng.integers(HOUR_MS, 2 * DAY_MS, size=n)
@@ -270,8 +285,16 @@ class FraudFactory:
         amount = rng.lognormal(np.log(260), 0.7, size=n)
         device = self._new_devices(n_ep)[episode]
         status = np.where(rng.random(n) < 0.1, 1, 0)
-        return self._events("compromised_merchant", episode, time_ms, victim[episode], merchant,
-                            amount, device, status)
+        return self._events(
+            "compromised_merchant",
+            episode,
+            time_ms,
+            victim[episode],
+            merchant,
+            amount,
+            device,
+            status,
+        )
 
     def unusual_amount(self, sizes: np.ndarray) -> Events:
         rng = self.rng
@@ -289,5 +312,6 @@ class FraudFactory:
             online, np.where(rng.random(n) < 0.5, own_device, self._new_devices(n)), -1
         )
         status = np.where(rng.random(n) < 0.15, 1, 0)
-        return self._events("unusual_amount", episode, time_ms, victim, merchant, amount, device,
-                            status)
+        return self._events(
+            "unusual_amount", episode, time_ms, victim, merchant, amount, device, status
+        )

@@ -194,9 +194,9 @@ def write_dataset(
     on_day: Callable[[int, int], None] | None = None,
 ) -> None:
     """Write the dataset layout (one Parquet file per day) under `out`."""
-    day = (
-        pa.compute.cast(transactions["event_time"], pa.int64()).to_numpy() // DAY_MS
-    ).astype(np.int64)
+    day = (pa.compute.cast(transactions["event_time"], pa.int64()).to_numpy() // DAY_MS).astype(
+        np.int64
+    )
     boundaries = np.flatnonzero(np.diff(day)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(day)]])

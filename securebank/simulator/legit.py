@@ -72,9 +72,7 @@ def generate_legit(
     city = np.where(travelling, customers.trip_city[customer], customers.home_city[customer])
     local_hour = rng.choice(24, size=count, p=HOURLY_PROFILE)
     time_ms = (
-        day_ms
-        + (local_hour - CITY_OFFSET[city]) * HOUR_MS
-        + rng.integers(0, HOUR_MS, size=count)
+        day_ms + (local_hour - CITY_OFFSET[city]) * HOUR_MS + rng.integers(0, HOUR_MS, size=count)
     )
     time_ms = np.clip(time_ms, start_ms, start_ms + days * DAY_MS - 1)
 
@@ -84,9 +82,7 @@ def generate_legit(
     merchant = habitual_merchant(merchants, customer, city, cat, favourite_rank(rng, count))
 
     amount = (
-        CAT_MEDIAN[cat]
-        * customers.scale[customer]
-        * rng.lognormal(0.0, CAT_SIGMA[cat], size=count)
+        CAT_MEDIAN[cat] * customers.scale[customer] * rng.lognormal(0.0, CAT_SIGMA[cat], size=count)
     )
     card = customers.card_start[customer] + np.where(
         (customers.n_cards[customer] == 2) & (rng.random(count) < 0.25), 1, 0

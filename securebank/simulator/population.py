@@ -84,7 +84,9 @@ def make_merchants(rng: np.random.Generator, target: int) -> Merchants:
 
     starts = np.concatenate([[0], np.cumsum(flat_local)[:-1]]).reshape(n_city, n_cat)
     local_start = np.where(local_counts > 0, starts, -1)
-    remote_start = np.where(remote_counts > 0, n_local + np.cumsum(remote_counts) - remote_counts, -1)
+    remote_start = np.where(
+        remote_counts > 0, n_local + np.cumsum(remote_counts) - remote_counts, -1
+    )
 
     remote_foreign = rng.random(n_remote) < 0.1
     remote_city_for_country = np.where(

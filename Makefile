@@ -1,0 +1,45 @@
+# The two commands a new user needs: `make demo` and `make test`. Both create .venv and install
+# the pinned dependencies (constraints.txt) from PyPI first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEMO_DIR := .securebank/demo
+DEMO_TRANSACTIONS ?= 200000
+
+.PHONY: install demo test test-slow lint format bench lock clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+demo: install
+	$(BIN)/securebank data generate --transactions $(DEMO_TRANSACTIONS) --out $(DEMO_DIR)/data
+	$(BIN)/securebank features build --data $(DEMO_DIR)/data --out $(DEMO_DIR)/features.parquet
+
+test: install lint
+	$(BIN)/python -m pytest
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python benchmarks/simulate.py
+	$(BIN)/python benchmarks/features.py
+
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .securebank .pytest_cache .ruff_cache

@@ -1,0 +1,32 @@
+"""Small measuring tools shared by the benchmark scripts."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def peak_rss_mb_of(target: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
+    """Run `target(*args)` in a fresh process; return (seconds, peak RSS in MB, its result)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(_timed, (target, *args))
+
+
+def _timed(target: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
+    start = time.perf_counter()
+    result = target(*args)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return seconds, peak_mb, result
+
+
+def emit(figures: dict[str, Any]) -> None:
+    """Print the figures readably, then as one JSON object on the last line."""
+    for key, value in figures.items():
+        print(f"{key:>28}: {value}")
+    print(json.dumps(figures))
