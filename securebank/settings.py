@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from securebank.resources import ResourceNames
 
 
 class Settings(BaseSettings):
@@ -24,10 +27,39 @@ class Settings(BaseSettings):
     region: str = Field(
         default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
     )
+    #: `local`: the embedded local AWS (moto's server, started on demand); `aws`: a real account.
+    target: Literal["local", "aws"] = "local"
+    #: One endpoint for every AWS service (boto3's own variable); unset means AWS itself, or the
+    #: local stack's endpoint when target is local.
+    aws_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL")
+    )
+    #: Where InvokeEndpoint goes (boto3's variable): the local model server, when set.
+    runtime_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")
+    )
+    #: Container image (ECR URI) that runs the pipeline steps and serves the model in SageMaker.
+    image_uri: str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/securebank:latest"
+    #: IAM role for SageMaker jobs and the pipeline (terraform output `pipeline_role_arn`).
+    pipeline_role_arn: str | None = None
+    #: MLflow tracking URI; default is a sqlite store in `home`.
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI")
+    )
 
     @property
     def data_dir(self) -> Path:
         return self.home / "data"
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames(prefix=self.prefix, environment=self.environment)
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
 
 
 @cache

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from securebank.cli import data, features
+from securebank.cli import data, features, model, pipeline, stack
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
 
@@ -19,6 +19,9 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data")
 app.add_typer(features.app, name="features")
+app.add_typer(stack.app, name="stack")
+app.add_typer(pipeline.app, name="pipeline")
+app.add_typer(model.app, name="model")
 
 
 def _say(line: str) -> None:

@@ -1,20 +1,28 @@
-"""`securebank data ...`: generate a simulated history."""
+"""`securebank data ...`: generate a simulated history, upload a dataset to the lake."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from securebank.cli import context
 from securebank.cli.console import console, progress
 from securebank.cli.errors import UserError
+from securebank.dataset import labels_path, transactions_path
+from securebank.resources import ResourceNames
+from securebank.s3io import delete_prefix, upload_dir
 from securebank.simulator.generate import SimulationConfig, generate
 
-app = typer.Typer(help="Transaction datasets: generate simulated histories.", no_args_is_help=True)
+app = typer.Typer(
+    help="Transaction datasets: generate, import, upload to the lake.", no_args_is_help=True
+)
+
+RAW_PREFIX = "raw"
 
 
 def _parse_date(text: str) -> date:
@@ -68,3 +76,26 @@ def generate_command(
         else:
             table.add_row(key, str(value))
     console.print(table)
+
+
+def upload_dataset(s3: Any, data: Path, names: ResourceNames) -> str:
+    """Upload a dataset folder to `s3://LAKE/raw/` (what the pipeline reads by default)."""
+    if not transactions_path(data).is_dir():
+        raise UserError(f"no transactions under {transactions_path(data)}")
+    base = f"s3://{names.lake_bucket}/{RAW_PREFIX}"
+    delete_prefix(s3, f"{base}/")
+    upload_dir(s3, transactions_path(data), f"{base}/transactions")
+    if labels_path(data).is_dir():
+        upload_dir(s3, labels_path(data), f"{base}/labels")
+    return base
+
+
+@app.command("upload")
+def upload_command(
+    data: Annotated[Path, typer.Option(help="Dataset folder.")] = Path(".securebank/data/simulated"),
+) -> None:
+    """Upload a dataset to the lake (`s3://PREFIX-ENV-lake/raw/`), replacing what was there."""
+    config = context.settings()
+    aws = context.clients(config)
+    uri = upload_dataset(aws.client("s3"), data, config.names)
+    console.print(f"uploaded {data} to {uri}/")

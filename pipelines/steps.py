@@ -1,0 +1,140 @@
+"""The training pipeline's one step list, read by both runners.
+
+`sagemaker_definition.build_pipeline` turns it into a SageMaker Pipeline (SDK v3);
+`local_runner.run_pipeline` executes the same scripts in the same order against the local S3.
+Neither runner names a step, script, channel or parameter that is not declared here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from securebank.resources import ResourceNames
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    kind: Literal["string", "integer", "float"]
+    default: str | int | float
+    help: str
+
+
+@dataclass(frozen=True)
+class FromParameter:
+    parameter: str
+
+
+@dataclass(frozen=True)
+class FromStep:
+    step: str
+    output: str
+
+
+Source = FromParameter | FromStep
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    kind: Literal["processing", "training"]
+    module: str
+    inputs: dict[str, Source]
+    outputs: tuple[str, ...] = ()
+    #: Processing: command-line arguments; training: hyperparameters. Values come from parameters.
+    arguments: dict[str, str] = field(default_factory=dict)
+    property_file: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Register only if the evaluation's `metric_path` >= the parameter and beats the baseline."""
+
+    name: str
+    evaluation_step: str
+    property_file: str
+    metric_path: str
+    baseline_path: str
+    minimum_parameter: str
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    model_step: str
+    approval_parameter: str
+    content_types: tuple[str, ...] = ("text/csv", "application/json")
+    response_types: tuple[str, ...] = ("application/json",)
+
+
+def parameters(names: ResourceNames) -> tuple[Parameter, ...]:
+    lake = f"s3://{names.lake_bucket}"
+    return (
+        Parameter("TransactionsUri", "string", f"{lake}/raw/transactions/", "raw transactions"),
+        Parameter("LabelsUri", "string", f"{lake}/raw/labels/", "fraud labels"),
+        Parameter("ValidationStart", "string", "", "YYYY-MM-DD; empty: derived from the data"),
+        Parameter("TestStart", "string", "", "YYYY-MM-DD; empty: derived from the data"),
+        Parameter("LabelDelayDays", "integer", 7, "gap between splits for the chargeback delay"),
+        Parameter("MaxDepth", "integer", 6, "XGBoost max_depth"),
+        Parameter("Eta", "float", 0.1, "XGBoost learning rate"),
+        Parameter("NumRound", "integer", 300, "most boosting rounds (early stopping on AP)"),
+        Parameter("ReviewRate", "float", 0.005, "daily alert budget: share of traffic reviewed"),
+        Parameter("DeclinePrecision", "float", 0.9, "precision required to decline"),
+        Parameter("MinAveragePrecision", "float", 0.3, "quality gate on test AP"),
+        Parameter("ApprovalStatus", "string", "PendingManualApproval", "status of a new version"),
+    )
+
+
+BUILD_FEATURES = Step(
+    name="BuildFeatures",
+    kind="processing",
+    module="securebank.training.build_features",
+    inputs={"transactions": FromParameter("TransactionsUri"), "labels": FromParameter("LabelsUri")},
+    outputs=("train", "validation", "test"),
+    arguments={
+        "--validation-start": "ValidationStart",
+        "--test-start": "TestStart",
+        "--label-delay-days": "LabelDelayDays",
+    },
+)
+TRAIN = Step(
+    name="Train",
+    kind="training",
+    module="securebank.training.train",
+    inputs={
+        "train": FromStep("BuildFeatures", "train"),
+        "validation": FromStep("BuildFeatures", "validation"),
+    },
+    outputs=("model",),
+    arguments={
+        "max_depth": "MaxDepth",
+        "eta": "Eta",
+        "num_round": "NumRound",
+        "review_rate": "ReviewRate",
+        "decline_precision": "DeclinePrecision",
+    },
+)
+EVALUATE = Step(
+    name="Evaluate",
+    kind="processing",
+    module="securebank.training.evaluate",
+    inputs={
+        "model": FromStep("Train", "model"),
+        "train": FromStep("BuildFeatures", "train"),
+        "test": FromStep("BuildFeatures", "test"),
+    },
+    outputs=("evaluation",),
+    property_file=("Evaluation", "evaluation.json"),
+)
+STEPS: tuple[Step, ...] = (BUILD_FEATURES, TRAIN, EVALUATE)
+GATE = QualityGate(
+    name="QualityGate",
+    evaluation_step="Evaluate",
+    property_file="Evaluation",
+    metric_path="metrics.ap.value",
+    baseline_path="baseline.ap.value",
+    minimum_parameter="MinAveragePrecision",
+)
+REGISTER = Registration(name="RegisterModel", model_step="Train", approval_parameter="ApprovalStatus")
+FAIL_STEP = "QualityGateFailed"

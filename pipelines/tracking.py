@@ -1,0 +1,74 @@
+"""MLflow tracking for pipeline runs: parameters, step times, metrics, plots, the model.
+
+Every run logs the pipeline parameters, each step's wall time, the evaluation metrics (XGBoost
+and baseline), the plots and evaluation report, and the model itself, registered as an MLflow
+model version tagged with its Model Package Group version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from securebank.model_artifact import load_model
+from securebank.registry import ModelVersion
+
+EXPERIMENT = "securebank-fraud"
+
+
+class MlflowTracker:
+    def __init__(self, tracking_uri: str, registered_model: str, run_name: str) -> None:
+        import mlflow
+
+        self._mlflow = mlflow
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_experiment(EXPERIMENT)
+        self.registered_model = registered_model
+        self.run = mlflow.start_run(run_name=run_name)
+        self.model_version: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self._mlflow.log_params({k: str(v) for k, v in params.items()})
+
+    def log_step(self, step: str, seconds: float, result: Any) -> None:
+        self._mlflow.log_metric(f"step_seconds_{step}", seconds)
+        if isinstance(result, Mapping) and step == "BuildFeatures":
+            self._mlflow.log_metrics({f"rows_{k}": float(v) for k, v in result.items()})
+
+    def log_evaluation(self, evaluation: Mapping[str, Any], folder: Path) -> None:
+        metrics = {name: m["value"] for name, m in evaluation["metrics"].items()}
+        metrics |= {f"baseline_{name}": m["value"] for name, m in evaluation["baseline"].items()}
+        metrics |= {
+            f"{where}_{k}": v for where, d in evaluation["at_thresholds"].items() for k, v in d.items()
+        }
+        metrics |= {f"threshold_{k}": evaluation["thresholds"][k] for k in ("review", "decline")}
+        self._mlflow.log_metrics(metrics)
+        self._mlflow.set_tag("feature_set_version", evaluation["feature_set_version"])
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".json", ".png"):
+                self._mlflow.log_artifact(str(path), artifact_path="evaluation")
+
+    def log_model(self, model_dir: Path, version: ModelVersion | None) -> None:
+        model = load_model(model_dir)
+        self._mlflow.log_artifact(str(model_dir / "manifest.json"), artifact_path="model-manifest")
+        info = self._mlflow.xgboost.log_model(
+            model.booster, name="model", registered_model_name=self.registered_model
+        )
+        self.model_version = str(info.registered_model_version)
+        if version is not None:
+            client = self._mlflow.MlflowClient()
+            client.set_model_version_tag(
+                self.registered_model, self.model_version, "model_package_version", version.version
+            )
+            client.set_model_version_tag(
+                self.registered_model, self.model_version, "model_package_arn", version.arn
+            )
+            self._mlflow.set_tag("model_package_version", version.version)
+
+    def end(self, failed: bool = False) -> None:
+        self._mlflow.end_run(status="FAILED" if failed else "FINISHED")

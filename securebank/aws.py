@@ -1,0 +1,47 @@
+"""boto3 clients for the platform, pointed at AWS or at the local stack by settings alone.
+
+Adapters take the clients they need as arguments; only entry points build an `AwsClients`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+#: Credentials for the local stack, which accepts any; never used against AWS.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+@dataclass
+class AwsClients:
+    """Makes and caches boto3 clients for one region and endpoint."""
+
+    region: str
+    endpoint_url: str | None = None
+    runtime_endpoint_url: str | None = None
+    local: bool = False
+    _session: boto3.Session = field(init=False, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        credentials = LOCAL_CREDENTIALS if self.local else {}
+        self._session = boto3.Session(region_name=self.region, **credentials)
+
+    @property
+    def session(self) -> boto3.Session:
+        return self._session
+
+    def client(self, service: str, config: Config | None = None) -> Any:
+        """A client for `service`; with `config`, a fresh one (timeouts differ per use)."""
+        if config is None and service in self._cache:
+            return self._cache[service]
+        endpoint = self.endpoint_url
+        if service == "sagemaker-runtime" and self.runtime_endpoint_url:
+            endpoint = self.runtime_endpoint_url
+        client = self._session.client(service, endpoint_url=endpoint, config=config)
+        if config is None:
+            self._cache[service] = client
+        return client
