@@ -31,7 +31,9 @@ INSTANCE_TYPE = "ml.m5.xlarge"
 INFERENCE_INSTANCE_TYPE = "ml.m5.large"
 
 
-_TELEMETRY_OPT_OUT = "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+_TELEMETRY_OPT_OUT = (
+    "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+)
 
 
 def prepare_sdk(region: str, config_dir: Path, validate_role: bool) -> None:
@@ -101,7 +103,12 @@ def build_pipeline(
     )
     params = {p.name: _sdk_parameter(p) for p in parameters(names)}
     cache = CacheConfig(enable_caching=True, expire_after="P30D")
-    run_prefix = ["s3:/", names.artifacts_bucket, "pipeline", ExecutionVariables.PIPELINE_EXECUTION_ID]
+    run_prefix = [
+        "s3:/",
+        names.artifacts_bucket,
+        "pipeline",
+        ExecutionVariables.PIPELINE_EXECUTION_ID,
+    ]
     built: dict[str, Any] = {}
     property_files: dict[str, Any] = {}
 
@@ -186,11 +193,15 @@ def build_pipeline(
         return TrainingStep(name=step.name, step_args=step_args, cache_config=cache)
 
     for step in STEPS:
-        built[step.name] = processing_step(step) if step.kind == "processing" else training_step(step)
+        built[step.name] = (
+            processing_step(step) if step.kind == "processing" else training_step(step)
+        )
 
     evaluation = property_files[GATE.property_file]
     evaluation_step = next(s for s in STEPS if s.name == GATE.evaluation_step)
-    ap = JsonGet(step_name=GATE.evaluation_step, property_file=evaluation, json_path=GATE.metric_path)
+    ap = JsonGet(
+        step_name=GATE.evaluation_step, property_file=evaluation, json_path=GATE.metric_path
+    )
     baseline_ap = JsonGet(
         step_name=GATE.evaluation_step, property_file=evaluation, json_path=GATE.baseline_path
     )

@@ -136,5 +136,7 @@ GATE = QualityGate(
     baseline_path="baseline.ap.value",
     minimum_parameter="MinAveragePrecision",
 )
-REGISTER = Registration(name="RegisterModel", model_step="Train", approval_parameter="ApprovalStatus")
+REGISTER = Registration(
+    name="RegisterModel", model_step="Train", approval_parameter="ApprovalStatus"
+)
 FAIL_STEP = "QualityGateFailed"

@@ -44,7 +44,9 @@ class MlflowTracker:
         metrics = {name: m["value"] for name, m in evaluation["metrics"].items()}
         metrics |= {f"baseline_{name}": m["value"] for name, m in evaluation["baseline"].items()}
         metrics |= {
-            f"{where}_{k}": v for where, d in evaluation["at_thresholds"].items() for k, v in d.items()
+            f"{where}_{k}": v
+            for where, d in evaluation["at_thresholds"].items()
+            for k, v in d.items()
         }
         metrics |= {f"threshold_{k}": evaluation["thresholds"][k] for k in ("review", "decline")}
         self._mlflow.log_metrics(metrics)

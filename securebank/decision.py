@@ -16,7 +16,7 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Scores at or above `review` go to an analyst; at or above `decline`, the payment is stopped."""
+    """At or above `review` a score goes to an analyst; at or above `decline` the payment stops."""
 
     review: float
     decline: float

@@ -106,6 +106,8 @@ class ModelRegistry:
             ModelPackageArn=current.arn,
             ModelApprovalStatus=status.value,
             ApprovalDescription=reason or f"set to {status.value}",
+            # Re-stating the metadata is a no-op on AWS; moto 5.2 drops it when it is omitted.
+            CustomerMetadataProperties=current.metadata,
         )
         return self.get(version)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures: simulated data, and the local AWS (moto's server over real HTTP)."""
 
 from __future__ import annotations
 
@@ -12,3 +12,32 @@ def simulated_50k():
     """50,000 simulated transactions and their labels (built once per test session)."""
     transactions, labels, summary = simulate(SimulationConfig(transactions=50_000, seed=11))
     return transactions, labels, summary
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """moto's server on 127.0.0.1 (a real HTTP server), for the whole test session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_endpoint, request):
+    """Clients on the local AWS, with the platform's resources under a name unique to the test."""
+    import re
+
+    from securebank import local_stack
+    from securebank.aws import AwsClients
+    from securebank.resources import ResourceNames
+
+    clients = AwsClients(region="us-east-1", endpoint_url=moto_endpoint, local=True)
+    env = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:12] or "t"
+    names = ResourceNames(prefix="sbtest", environment=env)
+    local_stack.provision(clients.client("s3"), clients.client("sagemaker"), names)
+    clients.names = names  # type: ignore[attr-defined]
+    return clients

@@ -43,7 +43,7 @@ def hyperparameters(environ: Mapping[str, str]) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-def read_split(folder: Path):  # noqa: ANN201 - pandas is imported lazily by callers
+def read_split(folder: Path):
     import pandas as pd
 
     files = sorted(folder.glob("*.parquet"))

@@ -14,7 +14,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -37,7 +36,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def fit_baseline(train: pd.DataFrame, seed: int = 7):  # noqa: ANN201 - a scikit-learn Pipeline
+def fit_baseline(train: pd.DataFrame, seed: int = 7):
     frauds = train[train["is_fraud"] == 1]
     genuine = train[train["is_fraud"] == 0]
     keep = max(BASELINE_MAX_ROWS - len(frauds), 0)

@@ -24,7 +24,9 @@ def card_precision_at_k(
     days: np.ndarray, cards: np.ndarray, y: np.ndarray, scores: np.ndarray, k: int = 100
 ) -> float:
     frame = pd.DataFrame({"day": days, "card": cards, "y": y, "score": scores})
-    per_card = frame.groupby(["day", "card"], sort=False).agg(score=("score", "max"), y=("y", "max"))
+    per_card = frame.groupby(["day", "card"], sort=False).agg(
+        score=("score", "max"), y=("y", "max")
+    )
     precisions = []
     for _, group in per_card.groupby(level="day", sort=True):
         top = group.nlargest(k, "score")

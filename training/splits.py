@@ -82,9 +82,7 @@ def _day_ms(day: date) -> int:
     return int(pd.Timestamp(day, tz="UTC").value // 1_000_000)
 
 
-def assign_splits(
-    event_ms: np.ndarray, plan: SplitPlan
-) -> dict[str, np.ndarray]:
+def assign_splits(event_ms: np.ndarray, plan: SplitPlan) -> dict[str, np.ndarray]:
     """Boolean row masks per split; rows in the gaps belong to none."""
     masks = {}
     for name, (start, end) in plan.ranges().items():

@@ -14,7 +14,9 @@ from sklearn.metrics import precision_recall_curve
 
 from securebank.decision import Thresholds
 
-RULE = "review: top {review_rate:.2%} of daily traffic; decline: precision >= {decline_precision:.0%}"
+RULE = (
+    "review: top {review_rate:.2%} of daily traffic; decline: precision >= {decline_precision:.0%}"
+)
 
 
 def choose_thresholds(

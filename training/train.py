@@ -54,11 +54,11 @@ class Hyperparameters:
         return cls(**converted)
 
 
-def matrix(frame) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001 - a pandas DataFrame
+def matrix(frame) -> tuple[np.ndarray, np.ndarray]:
     return frame[list(FEATURE_NAMES)].to_numpy(dtype=np.float32), frame["is_fraud"].to_numpy()
 
 
-def fit(train, validation, hp: Hyperparameters) -> tuple[xgb.Booster, dict[str, Any]]:  # noqa: ANN001
+def fit(train, validation, hp: Hyperparameters) -> tuple[xgb.Booster, dict[str, Any]]:
     x_train, y_train = matrix(train)
     x_val, y_val = matrix(validation)
     positives = max(int(y_train.sum()), 1)

@@ -92,10 +92,48 @@ def upload_dataset(s3: Any, data: Path, names: ResourceNames) -> str:
 
 @app.command("upload")
 def upload_command(
-    data: Annotated[Path, typer.Option(help="Dataset folder.")] = Path(".securebank/data/simulated"),
+    data: Annotated[Path, typer.Option(help="Dataset folder.")] = Path(
+        ".securebank/data/simulated"
+    ),
 ) -> None:
     """Upload a dataset to the lake (`s3://PREFIX-ENV-lake/raw/`), replacing what was there."""
     config = context.settings()
     aws = context.clients(config)
     uri = upload_dataset(aws.client("s3"), data, config.names)
     console.print(f"uploaded {data} to {uri}/")
+
+
+@app.command("import")
+def import_command(
+    transactions: Annotated[Path, typer.Option(help="CSV or Parquet file of transactions.")],
+    mapping: Annotated[Path, typer.Option("--map", help="Column mapping (JSON or YAML).")],
+    out: Annotated[Path, typer.Option(help="Output dataset folder.")],
+    labels: Annotated[Path | None, typer.Option(help="CSV or Parquet file of labels.")] = None,
+) -> None:
+    """Import a bank's own history: validate every row, write the dataset layout, keep rejects."""
+    from securebank.importer import ColumnMapping, MappingError, import_dataset
+
+    for path in (transactions, mapping, labels):
+        if path is not None and not path.exists():
+            raise UserError(f"{path} does not exist")
+    try:
+        column_mapping = ColumnMapping.load(mapping)
+        with progress() as bar:
+            task = bar.add_task("validating rows", total=None)
+            summary = import_dataset(
+                transactions,
+                labels,
+                column_mapping,
+                out,
+                on_progress=lambda row: bar.update(task, completed=row),
+            )
+    except (MappingError, ValueError) as error:
+        raise UserError(str(error).splitlines()[0]) from error
+    table = Table(title=f"Imported into {out}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in ("rows", "accepted", "rejected", "labels", "labels_rejected"):
+        table.add_row(key, f"{getattr(summary, key):,}")
+    console.print(table)
+    if summary.rejects_file is not None:
+        console.print(f"rejected rows and their reasons: {summary.rejects_file}")

@@ -16,7 +16,9 @@ from securebank.cli.data import upload_dataset
 from securebank.cli.errors import UserError
 from securebank.settings import Settings
 
-app = typer.Typer(help="The training pipeline: define, upsert, start, run locally.", no_args_is_help=True)
+app = typer.Typer(
+    help="The training pipeline: define, upsert, start, run locally.", no_args_is_help=True
+)
 
 LOCAL_ROLE_ARN = "arn:aws:iam::123456789012:role/securebank-local-pipeline"
 ParamOption = Annotated[
@@ -40,7 +42,11 @@ def _sdk_pipeline(config: Settings, role_arn: str | None) -> Any:
     aws = context.clients(config)
     if config.target == "local":
         os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url or ""
-    role = role_arn or config.pipeline_role_arn or (LOCAL_ROLE_ARN if config.target == "local" else None)
+    role = (
+        role_arn
+        or config.pipeline_role_arn
+        or (LOCAL_ROLE_ARN if config.target == "local" else None)
+    )
     if role is None:
         raise UserError("--role-arn is required (or set SECUREBANK_PIPELINE_ROLE_ARN)")
     prepare_sdk(config.region, config.home / "sagemaker", validate_role=config.target == "aws")
@@ -84,7 +90,9 @@ def metrics_table(evaluation: dict[str, Any], title: str) -> Table:
     table.add_column("xgboost", justify="right")
     table.add_column("baseline (logistic)", justify="right")
     for name, metric in evaluation["metrics"].items():
-        table.add_row(name, f"{metric['value']:.4f}", f"{evaluation['baseline'][name]['value']:.4f}")
+        table.add_row(
+            name, f"{metric['value']:.4f}", f"{evaluation['baseline'][name]['value']:.4f}"
+        )
     for where, values in evaluation["at_thresholds"].items():
         threshold = evaluation["thresholds"][where]
         table.add_row(
@@ -107,6 +115,7 @@ def run_command(
     from securebank.pipelines.local_runner import ParameterError, QualityGateFailed, run_pipeline
     from securebank.pipelines.tracking import MlflowTracker
 
+    overrides = parse_params(params)
     config = context.settings()
     aws = context.clients(config)
     s3 = aws.client("s3")
@@ -127,7 +136,7 @@ def run_command(
                 names=config.names,
                 image_uri=config.image_uri,
                 workdir=config.home / "pipeline",
-                overrides=parse_params(params),
+                overrides=overrides,
                 tracker=tracker,
                 on_step=on_step,
                 keep_workdir=keep_workdir,

@@ -8,7 +8,6 @@ Layout written under the output folder (the same one `data import` writes):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -16,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA
+from securebank.dataset import write_dataset
 from securebank.reference import USD_PER_UNIT, currency_exponent
 from securebank.simulator.events import SCENARIOS, STATUS_NAMES, Events
 from securebank.simulator.fraud import FraudFactory, FraudPlan
@@ -184,32 +183,6 @@ def _summary(events, transactions, customers, merchants, config) -> SimulationSu
         failed=int((events.status == 2).sum()),
         international=int((merchants.country[events.merchant] != "US").sum()),
     )
-
-
-def write_dataset(
-    out: Path,
-    transactions: pa.Table,
-    labels: pa.Table,
-    manifest: dict,
-    on_day: Callable[[int, int], None] | None = None,
-) -> None:
-    """Write the dataset layout (one Parquet file per day) under `out`."""
-    day = (pa.compute.cast(transactions["event_time"], pa.int64()).to_numpy() // DAY_MS).astype(
-        np.int64
-    )
-    boundaries = np.flatnonzero(np.diff(day)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(day)]])
-    for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        stamp = datetime.fromtimestamp(int(day[a]) * 86_400, UTC).date().isoformat()
-        folder = out / "transactions" / f"date={stamp}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(transactions.slice(a, b - a), folder / "part-0.parquet")
-        if on_day is not None:
-            on_day(i + 1, len(starts))
-    (out / "labels").mkdir(parents=True, exist_ok=True)
-    pq.write_table(labels, out / "labels" / "labels.parquet")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
 
 
 def generate(
