@@ -40,6 +40,11 @@ class RolloutState:
         )
 
 
+def _sole(spec: VariantSpec) -> VariantSpec:
+    """The variant as the only production variant (all traffic)."""
+    return VariantSpec(spec.name, spec.model_version, spec.model_path, 1.0)
+
+
 def variant_name(model_version: str) -> str:
     return f"v{model_version}"
 
@@ -87,8 +92,8 @@ def promote(state: RolloutState) -> RolloutState:
     candidate = current.shadow or (current.variants[-1] if len(current.variants) > 1 else None)
     if candidate is None:
         raise RolloutError("no canary or shadow to promote")
-    production = VariantSpec(candidate.name, candidate.model_version, candidate.model_path, 1.0)
-    before = EndpointConfig(current.name, (current.variants[0],))
+    production = _sole(candidate)
+    before = EndpointConfig(current.name, (_sole(current.variants[0]),))
     return RolloutState(config=EndpointConfig(current.name, (production,)), previous=before)
 
 

@@ -27,7 +27,16 @@ from securebank.inference.explain import APPROXIMATE, EXACT
 from securebank.inference.payload import MAX_PAYLOAD_BYTES, PayloadError, parse_payload
 
 JSON_TYPE = "application/json"
-ERROR_TYPES = {400: "ValidationError", 404: "ValidationError", 413: "ValidationError"}
+#: The error types the SageMaker Runtime API answers with (boto3 raises them by these names).
+ERROR_TYPES = {
+    400: "ValidationError",
+    403: "AccessDenied",
+    404: "ValidationError",
+    413: "ValidationError",
+    415: "ValidationError",
+    424: "ModelError",
+    503: "ServiceUnavailable",
+}
 
 CaptureSink = Callable[[dict[str, Any]], None]
 
@@ -79,9 +88,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _error(self, status: int, message: str, error_type: str | None = None) -> None:
-        kind = error_type or ERROR_TYPES.get(
-            status, "ModelError" if status == 424 else "ServiceUnavailable"
-        )
+        kind = error_type or ERROR_TYPES.get(status, "InternalFailure")
         body = json.dumps({"message": message, "error": kind}).encode()
         self._send(status, body, {"x-amzn-ErrorType": kind})
 

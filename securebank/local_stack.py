@@ -8,105 +8,44 @@ it and everything in it.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from securebank import background
+from securebank.background import ServerInfo
 from securebank.resources import ResourceNames
 
 STATE_FILE = "stack.json"
 LOG_FILE = "stack.log"
+HEALTH_PATH = "/moto-api/data.json"
 
 
 class StackError(RuntimeError):
     """The local stack could not be started or reached."""
 
 
-@dataclass(frozen=True)
-class StackInfo:
-    pid: int
-    port: int
-
-    @property
-    def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def is_healthy(endpoint_url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=timeout) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
-def read_info(home: Path) -> StackInfo | None:
+def read_info(home: Path) -> ServerInfo | None:
     """The recorded stack, if its server still answers."""
-    path = home / STATE_FILE
-    if not path.is_file():
-        return None
-    info = StackInfo(**json.loads(path.read_text()))
-    return info if is_healthy(info.endpoint_url) else None
+    return background.read(home / STATE_FILE, HEALTH_PATH)
 
 
-def start(home: Path, port: int | None = None, wait_seconds: float = 30.0) -> StackInfo:
+def start(home: Path, port: int | None = None) -> ServerInfo:
     """Start the local AWS unless it already runs; return where it listens."""
     running = read_info(home)
     if running is not None:
         return running
-    home.mkdir(parents=True, exist_ok=True)
-    port = port or _free_port()
-    log = (home / LOG_FILE).open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    info = StackInfo(pid=process.pid, port=port)
-    deadline = time.monotonic() + wait_seconds
-    while not is_healthy(info.endpoint_url, timeout=0.5):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise StackError(f"the local AWS did not start on port {port}; see {home / LOG_FILE}")
-        time.sleep(0.1)
-    (home / STATE_FILE).write_text(json.dumps(asdict(info)))
-    return info
+    port = port or background.free_port()
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    try:
+        return background.start(command, port, home / STATE_FILE, home / LOG_FILE, HEALTH_PATH)
+    except background.ServerError as error:
+        raise StackError(f"the local AWS: {error}") from error
 
 
 def stop(home: Path) -> bool:
-    """Stop the recorded server; False when none was running."""
-    path = home / STATE_FILE
-    if not path.is_file():
-        return False
-    info = StackInfo(**json.loads(path.read_text()))
-    path.unlink()
-    try:
-        os.kill(info.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    for _ in range(50):
-        try:
-            os.kill(info.pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.1)
-    return True
+    """Stop the local AWS; False when none was running."""
+    return background.stop(home / STATE_FILE)
 
 
 def provision(s3: Any, sagemaker: Any, names: ResourceNames) -> list[str]:

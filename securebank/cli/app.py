@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from securebank.cli import data, features, model, pipeline, score, stack
+from securebank.cli import data, endpoint, features, model, pipeline, score, stack
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
 
@@ -22,6 +22,7 @@ app.add_typer(features.app, name="features")
 app.add_typer(stack.app, name="stack")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
+app.add_typer(endpoint.app, name="endpoint")
 app.command("score")(score.score_command)
 
 

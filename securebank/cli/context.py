@@ -21,7 +21,7 @@ def local_endpoint(config: Settings) -> str:
     if config.aws_endpoint_url:
         return config.aws_endpoint_url
     try:
-        return local_stack.start(config.home).endpoint_url
+        return local_stack.start(config.home).url
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
 

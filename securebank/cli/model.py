@@ -84,3 +84,94 @@ def reject_command(
 ) -> None:
     """Reject a version: it can no longer be deployed."""
     _set_status(version, Approval.REJECTED, reason)
+
+
+TargetOption = Annotated[str, typer.Option(help="local (the local endpoint) or aws.")]
+
+
+def _target(value: str) -> str:
+    if value not in ("local", "aws"):
+        raise UserError(f"--target must be local or aws, got {value!r}")
+    return value
+
+
+@app.command("deploy")
+def deploy_command(
+    version: Annotated[int, typer.Argument(min=1, help="An Approved version.")],
+    canary: Annotated[
+        float | None, typer.Option(help="Send this percentage of traffic to it.")
+    ] = None,
+    shadow: Annotated[bool, typer.Option(help="Score every request, answer none.")] = False,
+    target: TargetOption = "local",
+) -> None:
+    """Deploy an Approved version: all traffic, a canary share, or as a shadow."""
+    from securebank.cli.endpoint import apply_state, describe, load_state
+    from securebank.inference.rollout import RolloutError, deploy
+    from securebank.s3io import read_bytes
+
+    target = _target(target)
+    if canary is not None and shadow:
+        raise UserError("choose --canary or --shadow, not both")
+    config = context.settings()
+    aws = context.clients(config)
+    try:
+        found = context.registry(aws, config).get(version)
+    except RegistryError as error:
+        raise UserError(str(error)) from error
+    if found.status is not Approval.APPROVED:
+        raise UserError(
+            f"model version {version} is {found.status.value}; only Approved versions deploy "
+            f"(`securebank model approve {version}`)"
+        )
+    model_path = found.model_data_url
+    if target == "local":
+        from securebank.model_artifact import IncompatibleModel, load_model
+
+        local = config.home / "endpoint" / "models" / f"v{version}" / "model.tar.gz"
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(read_bytes(aws.client("s3"), found.model_data_url))
+        try:
+            load_model(local)
+        except IncompatibleModel as error:
+            raise UserError(f"model version {version}: {error}") from error
+        model_path = str(local.resolve())
+    mode = "canary" if canary is not None else "shadow" if shadow else "replace"
+    try:
+        state = deploy(
+            load_state(config, target),
+            config.names.endpoint,
+            str(version),
+            model_path,
+            mode=mode,
+            percent=canary or 10.0,
+        )
+    except RolloutError as error:
+        raise UserError(str(error)) from error
+    outcome = apply_state(config, target, state)
+    console.print(f"endpoint {config.names.endpoint}: {describe(state)} — {outcome}")
+
+
+def _transition(name: str, target: str) -> None:
+    from securebank.cli.endpoint import apply_state, describe, load_state
+    from securebank.inference import rollout
+
+    target = _target(target)
+    config = context.settings()
+    try:
+        state = getattr(rollout, name)(load_state(config, target))
+    except rollout.RolloutError as error:
+        raise UserError(str(error)) from error
+    outcome = apply_state(config, target, state)
+    console.print(f"endpoint {config.names.endpoint}: {describe(state)} — {outcome}")
+
+
+@app.command("promote")
+def promote_command(target: TargetOption = "local") -> None:
+    """Make the canary or shadow the only production variant."""
+    _transition("promote", target)
+
+
+@app.command("rollback")
+def rollback_command(target: TargetOption = "local") -> None:
+    """Drop a canary or shadow, or return to the previous configuration."""
+    _transition("rollback", target)

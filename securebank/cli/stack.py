@@ -26,8 +26,8 @@ def up_command(
         raise UserError(str(error)) from error
     aws = context.clients(config)
     del aws
-    console.print(f"local AWS running at {info.endpoint_url} (pid {info.pid})")
-    console.print(f"export AWS_ENDPOINT_URL={info.endpoint_url}")
+    console.print(f"local AWS running at {info.url} (pid {info.pid})")
+    console.print(f"export AWS_ENDPOINT_URL={info.url}")
 
 
 @app.command("down")
@@ -47,7 +47,7 @@ def status_command() -> None:
         raise typer.Exit(1)
     aws = context.clients(config)
     names = config.names
-    console.print(f"local AWS: running at {info.endpoint_url} (pid {info.pid})")
+    console.print(f"local AWS: running at {info.url} (pid {info.pid})")
     buckets = [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
     console.print(f"  buckets: {', '.join(sorted(buckets))}")
     versions = context.registry(aws, config).list()

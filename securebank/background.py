@@ -1,0 +1,102 @@
+"""Local servers run as detached processes, recorded in a small JSON file so later commands find
+them (the local AWS, the model server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+class ServerError(RuntimeError):
+    """A local server could not be started."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    pid: int
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def answers(url: str, timeout: float = 1.0) -> bool:
+    """True when an HTTP server answers at `url` (any status)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def read(state_file: Path, health_path: str) -> ServerInfo | None:
+    """The recorded server, if it still answers."""
+    if not state_file.is_file():
+        return None
+    info = ServerInfo(**json.loads(state_file.read_text()))
+    return info if answers(info.url + health_path) else None
+
+
+def start(
+    command: list[str],
+    port: int,
+    state_file: Path,
+    log_file: Path,
+    health_path: str,
+    wait_seconds: float = 30.0,
+) -> ServerInfo:
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    info = ServerInfo(pid=process.pid, port=port)
+    deadline = time.monotonic() + wait_seconds
+    while not answers(info.url + health_path, timeout=0.5):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise ServerError(f"the server did not start on port {port}; see {log_file}")
+        time.sleep(0.1)
+    state_file.write_text(json.dumps(asdict(info)))
+    return info
+
+
+def stop(state_file: Path) -> bool:
+    """Stop the recorded server and wait for it to exit; False when none was recorded."""
+    if not state_file.is_file():
+        return False
+    info = ServerInfo(**json.loads(state_file.read_text()))
+    state_file.unlink()
+    try:
+        os.kill(info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    for _ in range(100):
+        try:
+            os.kill(info.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    os.kill(info.pid, signal.SIGKILL)
+    return True
