@@ -162,12 +162,8 @@ class Endpoint:
         thresholds = model.manifest.thresholds
         version = variant.spec.model_version
         rows: list[dict[str, Any]] = [
-            {
-                "score": float(s),
-                "decision": thresholds.decide(float(s)).value,
-                "model_version": version,
-            }
-            for s in scores
+            {"score": s, "decision": d, "model_version": version}
+            for s, d in zip(scores.tolist(), thresholds.decide_many(scores).tolist(), strict=True)
         ]
         if explain != "none":
             wanted = (

@@ -15,6 +15,7 @@ import numpy as np
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's real-time limit
 MAX_ROWS = 10_000
 CSV = "text/csv"
+_NAN = float("nan")
 JSON = "application/json"
 
 
@@ -53,6 +54,18 @@ def _parse_csv(body: bytes, width: int) -> np.ndarray:
         raise PayloadError(400, "empty payload: no rows")
     if len(lines) > MAX_ROWS:
         raise PayloadError(413, f"{len(lines)} rows exceed the limit of {MAX_ROWS}")
+    cells = ",".join(lines).split(",")
+    if len(cells) == len(lines) * width:
+        try:
+            values = [float(c) if c else _NAN for c in cells]
+            return np.array(values, dtype=np.float32).reshape(len(lines), width)
+        except ValueError:
+            pass
+    return _parse_csv_rows(lines, width)
+
+
+def _parse_csv_rows(lines: list[str], width: int) -> np.ndarray:
+    """Row by row: slower, but names the row that is wrong."""
     x = np.empty((len(lines), width), dtype=np.float32)
     for i, line in enumerate(lines):
         cells = line.split(",")

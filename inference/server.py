@@ -73,6 +73,9 @@ class ModelServer(ThreadingHTTPServer):
 class RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
+    # Buffer the response so status line, headers and body leave in one send; the handler
+    # flushes after every request.
+    wbufsize = 1 << 16
     server: ModelServer
 
     def log_message(self, format: str, *args: Any) -> None:
