@@ -63,7 +63,7 @@ def main() -> None:
             generate(SimulationConfig(transactions=args.transactions, seed=7), data)
             names = ResourceNames(environment="bench")
             aws = AwsClients(region="us-east-1", endpoint_url=endpoint, local=True)
-            provision(aws.client("s3"), aws.client("sagemaker"), names)
+            provision(aws, names)
             upload_dataset(aws.client("s3"), data, names)
             seconds, peak_mb, result = peak_rss_mb_of(_run, endpoint, str(Path(folder) / "work"))
     finally:

@@ -82,7 +82,7 @@ class Scored:
     variant: str
     model_version: str
     rows: list[dict[str, Any]]
-    shadow: dict[str, Any] | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
 
 
 class Endpoint:
@@ -179,7 +179,12 @@ class Endpoint:
                     rows[row]["explain_method"] = method
         variant.invocations += 1
         self.counts[variant.spec.name] += 1
-        return Scored(variant=variant.spec.name, model_version=version, rows=rows)
+        return Scored(
+            variant=variant.spec.name,
+            model_version=version,
+            rows=rows,
+            thresholds={"review": thresholds.review, "decline": thresholds.decline},
+        )
 
     def score_shadow(self, x: np.ndarray) -> dict[str, Any] | None:
         live = self._live

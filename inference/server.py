@@ -164,7 +164,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         except Exception as error:
             self._error(424, f"model failed to score: {type(error).__name__}")
             return
-        payload = json.dumps({"predictions": scored.rows}).encode()
+        payload = json.dumps(
+            {
+                "predictions": scored.rows,
+                "model_version": scored.model_version,
+                "thresholds": scored.thresholds,
+            }
+        ).encode()
         headers = {"x-Amzn-Invoked-Production-Variant": scored.variant}
         custom = f"model_version={scored.model_version}"
         headers["X-Amzn-SageMaker-Custom-Attributes"] = custom

@@ -14,7 +14,12 @@ from typing import Any
 
 from securebank import background
 from securebank.background import ServerInfo
-from securebank.resources import ResourceNames
+from securebank.resources import (
+    DECISIONS_BY_CARD_INDEX,
+    STATE_TTL_ATTRIBUTE,
+    STREAM_SHARDS,
+    ResourceNames,
+)
 
 STATE_FILE = "stack.json"
 LOG_FILE = "stack.log"
@@ -48,14 +53,20 @@ def stop(home: Path) -> bool:
     return background.stop(home / STATE_FILE)
 
 
-def provision(s3: Any, sagemaker: Any, names: ResourceNames) -> list[str]:
-    """Create every resource the platform uses, if missing; return what was created."""
+def provision(aws: Any, names: ResourceNames) -> list[str]:
+    """Create every resource the platform uses, if missing; return what was created.
+
+    `aws` is an `AwsClients`. Names, keys, shard count, TTL attribute and index are those of
+    terraform/ (tests/test_terraform_parity.py holds the two together).
+    """
     created: list[str] = []
+    s3 = aws.client("s3")
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     for bucket in names.buckets():
         if bucket not in existing:
             s3.create_bucket(Bucket=bucket)
             created.append(f"s3://{bucket}")
+    sagemaker = aws.client("sagemaker")
     groups = sagemaker.list_model_package_groups(NameContains=names.model_package_group)
     if not any(
         g["ModelPackageGroupName"] == names.model_package_group
@@ -66,4 +77,71 @@ def provision(s3: Any, sagemaker: Any, names: ResourceNames) -> list[str]:
             ModelPackageGroupDescription="SecureBank fraud model versions",
         )
         created.append(f"model package group {names.model_package_group}")
+    created += _provision_stream(aws, names)
+    return created
+
+
+def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
+    created: list[str] = []
+    kinesis = aws.client("kinesis")
+    if names.stream not in kinesis.list_streams().get("StreamNames", []):
+        kinesis.create_stream(StreamName=names.stream, ShardCount=STREAM_SHARDS)
+        kinesis.get_waiter("stream_exists").wait(
+            StreamName=names.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
+        )
+        created.append(f"kinesis stream {names.stream} ({STREAM_SHARDS} shards)")
+    dynamodb = aws.client("dynamodb")
+    tables = set(dynamodb.list_tables().get("TableNames", []))
+    if names.feature_table not in tables:
+        dynamodb.create_table(
+            TableName=names.feature_table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName=names.feature_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TTL_ATTRIBUTE},
+        )
+        created.append(f"dynamodb table {names.feature_table}")
+    if names.decisions_table not in tables:
+        dynamodb.create_table(
+            TableName=names.decisions_table,
+            KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "transaction_id", "AttributeType": "S"},
+                {"AttributeName": "card_id", "AttributeType": "S"},
+                {"AttributeName": "event_time", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": DECISIONS_BY_CARD_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "card_id", "KeyType": "HASH"},
+                        {"AttributeName": "event_time", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        created.append(f"dynamodb table {names.decisions_table}")
+    sqs = aws.client("sqs")
+    urls = {}
+    for queue in names.queues():
+        urls[queue] = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    sns = aws.client("sns")
+    topic_arn = sns.create_topic(Name=names.alerts_topic)["TopicArn"]
+    queue_arn = sqs.get_queue_attributes(
+        QueueUrl=urls[names.alerts_queue], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    if not any(s["Endpoint"] == queue_arn for s in subscriptions):
+        sns.subscribe(
+            TopicArn=topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        created.append(f"sns topic {names.alerts_topic} → sqs {names.alerts_queue}")
     return created

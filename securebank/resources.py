@@ -8,6 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Kinesis shards of the transaction stream (terraform's default `stream_shard_count`).
+STREAM_SHARDS = 2
+#: TTL attribute of the feature-state table; GSI of the decisions table.
+STATE_TTL_ATTRIBUTE = "expires_at"
+DECISIONS_BY_CARD_INDEX = "by-card"
+
 
 @dataclass(frozen=True, slots=True)
 class ResourceNames:
@@ -39,6 +45,43 @@ class ResourceNames:
     @property
     def endpoint(self) -> str:
         return f"{self.base}-fraud-endpoint"
+
+    @property
+    def stream(self) -> str:
+        """Kinesis stream of incoming transactions (partition key: card_id)."""
+        return f"{self.base}-transactions"
+
+    @property
+    def feature_table(self) -> str:
+        """Online feature state: one item per card and merchant (key `pk`, TTL `expires_at`)."""
+        return f"{self.base}-feature-state"
+
+    @property
+    def decisions_table(self) -> str:
+        """One item per decided transaction (key `transaction_id`; GSI by card and time)."""
+        return f"{self.base}-decisions"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.base}-alerts"
+
+    @property
+    def alerts_queue(self) -> str:
+        """SQS queue subscribed to the alerts topic: the case-handling inbox."""
+        return f"{self.base}-alerts-cases"
+
+    @property
+    def dead_letter_queue(self) -> str:
+        """Invalid transactions, each with the reason it was refused."""
+        return f"{self.base}-invalid-transactions"
+
+    @property
+    def stream_failure_queue(self) -> str:
+        """On-failure destination of the event source mapping (batches that exhausted retries)."""
+        return f"{self.base}-stream-failures"
+
+    def queues(self) -> tuple[str, ...]:
+        return (self.alerts_queue, self.dead_letter_queue, self.stream_failure_queue)
 
     def buckets(self) -> tuple[str, ...]:
         return (self.lake_bucket, self.artifacts_bucket)

@@ -47,6 +47,20 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI")
     )
 
+    #: The stream scorer's time for one batch, from arrival to decision (milliseconds).
+    latency_budget_ms: int = Field(
+        default=100,
+        ge=10,
+        le=60_000,
+        validation_alias=AliasChoices("LATENCY_BUDGET_MS", "SECUREBANK_LATENCY_BUDGET_MS"),
+    )
+    #: The model the scorer falls back to (S3 URI of model.tar.gz); unset: the latest Approved
+    #: version in the Model Package Group.
+    fallback_model_uri: str | None = None
+    #: ARNs and URLs terraform outputs for the scorer; unset: looked up by name (local stack).
+    alerts_topic_arn: str | None = None
+    dead_letter_queue_url: str | None = None
+
     @property
     def data_dir(self) -> Path:
         return self.home / "data"

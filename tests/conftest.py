@@ -38,6 +38,6 @@ def aws(moto_endpoint, request):
     clients = AwsClients(region="us-east-1", endpoint_url=moto_endpoint, local=True)
     env = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:12] or "t"
     names = ResourceNames(prefix="sbtest", environment=env)
-    local_stack.provision(clients.client("s3"), clients.client("sagemaker"), names)
+    local_stack.provision(clients, names)
     clients.names = names  # type: ignore[attr-defined]
     return clients

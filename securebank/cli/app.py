@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from securebank.cli import data, endpoint, features, model, pipeline, score, stack
+from securebank.cli import data, endpoint, features, model, pipeline, score, stack, stream
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
 
@@ -23,6 +23,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(endpoint.app, name="endpoint")
+app.add_typer(stream.app, name="stream")
 app.command("score")(score.score_command)
 
 

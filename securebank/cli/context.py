@@ -40,7 +40,7 @@ def clients(config: Settings | None = None) -> AwsClients:
         runtime_endpoint_url=config.runtime_endpoint_url,
         local=True,
     )
-    local_stack.provision(aws.client("s3"), aws.client("sagemaker"), config.names)
+    local_stack.provision(aws, config.names)
     return aws
 
 

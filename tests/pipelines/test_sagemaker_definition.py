@@ -19,7 +19,7 @@ def definition(moto_endpoint, tmp_path_factory):
 
     names = ResourceNames(prefix="sbdef", environment="test")
     aws = AwsClients(region="us-east-1", endpoint_url=moto_endpoint, local=True)
-    provision(aws.client("s3"), aws.client("sagemaker"), names)
+    provision(aws, names)
     saved = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = moto_endpoint
     try:

@@ -1,0 +1,62 @@
+"""Building the scorer's adapters from settings: the one place that reads configuration."""
+
+from __future__ import annotations
+
+from securebank.aws import AwsClients
+from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from securebank.model_artifact import load_model_bytes
+from securebank.registry import ModelRegistry
+from securebank.s3io import read_bytes
+from securebank.scorer.decisions import DecisionWriter
+from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
+from securebank.scorer.processor import ScorerParts
+from securebank.scorer.scoring import EndpointScorer, FallbackScorer
+from securebank.scorer.state_store import FeatureStateStore
+from securebank.settings import Settings, get_settings
+
+
+class NoFallbackModel(RuntimeError):
+    """No approved model version to fall back to: the scorer refuses to start without one."""
+
+
+def build_parts(settings: Settings | None = None, aws: AwsClients | None = None) -> ScorerParts:
+    settings = settings or get_settings()
+    names = settings.names
+    aws = aws or AwsClients(
+        region=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        runtime_endpoint_url=settings.runtime_endpoint_url,
+        local=settings.target == "local",
+    )
+    fallback_uri = settings.fallback_model_uri
+    version = "fallback"
+    if fallback_uri is None:
+        approved = ModelRegistry(
+            aws.client("sagemaker"), names.model_package_group
+        ).latest_approved()
+        if approved is None:
+            raise NoFallbackModel(f"no Approved version in {names.model_package_group}")
+        fallback_uri, version = approved.model_data_url, str(approved.version)
+    model = load_model_bytes(read_bytes(aws.client("s3"), fallback_uri))
+    sqs = aws.client("sqs")
+    sns = aws.client("sns")
+    # In AWS both come from terraform outputs; create_topic/get_queue_url only name-resolve
+    # on the local stack, where the scorer may create what it uses.
+    topic_arn = settings.alerts_topic_arn or sns.create_topic(Name=names.alerts_topic)["TopicArn"]
+    dlq_url = (
+        settings.dead_letter_queue_url
+        or sqs.get_queue_url(QueueName=names.dead_letter_queue)["QueueUrl"]
+    )
+    dynamodb = aws.client("dynamodb")
+    shards = aws.client("kinesis").list_shards(StreamName=names.stream)["Shards"]
+    return ScorerParts(
+        states=FeatureStateStore(dynamodb, names.feature_table, [s["ShardId"] for s in shards]),
+        decisions=DecisionWriter(dynamodb, names.decisions_table),
+        lake=LakeWriter(aws.client("s3"), names.lake_bucket),
+        alerts=AlertPublisher(sns, topic_arn),
+        dead_letters=DeadLetterQueue(sqs, dlq_url),
+        endpoint=EndpointScorer(aws, names.endpoint, list(FEATURE_NAMES)),
+        fallback=FallbackScorer(model, version),
+        feature_set_version=FEATURE_SET_VERSION,
+        latency_budget_ms=settings.latency_budget_ms,
+    )

@@ -1,0 +1,78 @@
+"""The Lambda handler for the transaction stream (Kinesis event source, ReportBatchItemFailures).
+
+Short by design: build the adapters once per container from settings, score the batch with
+`process_batch`, emit metrics, and report failures through Powertools' batch utility. A batch
+that fails as a whole (DynamoDB, SNS or S3 unavailable, a state conflict) reports every record,
+so Lambda retries it (bisecting on error) and the retry skips what was already done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+
+from securebank.scorer.assembly import build_parts
+from securebank.scorer.processor import BatchReport, ScorerParts, process_batch
+
+logger = Logger(service="securebank-scorer")
+metrics = Metrics(namespace="SecureBank", service="securebank-scorer")
+_parts: ScorerParts | None = None
+
+
+def parts() -> ScorerParts:
+    global _parts
+    if _parts is None:
+        _parts = build_parts()
+    return _parts
+
+
+def record_metrics(report: BatchReport) -> None:
+    metrics.add_metric("BatchLatency", MetricUnit.Milliseconds, report.seconds * 1000)
+    metrics.add_metric("EndpointLatency", MetricUnit.Milliseconds, report.scoring_ms)
+    metrics.add_metric("Scored", MetricUnit.Count, report.decided)
+    metrics.add_metric("Fallbacks", MetricUnit.Count, report.fallback)
+    metrics.add_metric("Alerts", MetricUnit.Count, report.alerts)
+    metrics.add_metric("DeadLetters", MetricUnit.Count, report.invalid)
+    metrics.add_metric(
+        "Redelivered", MetricUnit.Count, report.skipped_redelivered + report.duplicates
+    )
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    failure: Exception | None = None
+    try:
+        report = process_batch(event["Records"], parts())
+        record_metrics(report)
+        logger.info(
+            "batch scored",
+            extra={
+                "records": report.records,
+                "decided": report.decided,
+                "invalid": report.invalid,
+                "fallback": report.fallback,
+                "fallback_reason": report.fallback_reason,
+                "alerts": report.alerts,
+                "batch_ms": round(report.seconds * 1000, 1),
+            },
+        )
+    except Exception as error:
+        logger.exception("batch failed; every record is reported for retry")
+        failure = error
+
+    def record_handler(record: Any) -> None:
+        if failure is not None:
+            raise failure
+
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

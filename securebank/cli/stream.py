@@ -1,0 +1,275 @@
+"""`securebank stream ...`: bootstrap the feature store, send transactions, run the scorer."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from securebank.cli import context
+from securebank.cli.console import console, errors, progress
+from securebank.cli.errors import UserError
+from securebank.dataset import DatasetError, read_labels, read_transactions
+from securebank.settings import Settings
+
+app = typer.Typer(
+    help="The live path: bootstrap state, send, run the scorer.", no_args_is_help=True
+)
+
+
+def _date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError as error:
+        raise UserError(f"{text!r} is not a date (YYYY-MM-DD)") from error
+
+
+def stream_dir(config: Settings) -> Path:
+    return config.home / "stream"
+
+
+@app.command("bootstrap")
+def bootstrap_command(
+    data: Annotated[Path, typer.Option(help="Dataset folder (the history).")],
+    until: Annotated[
+        str | None, typer.Option(help="Use history before this day (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Build the online feature state from history and load it into DynamoDB."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from securebank.features.replay import replay
+    from securebank.scorer.state_store import batch_put, bootstrap_items
+
+    config = context.settings()
+    try:
+        transactions, labels = read_transactions(data), read_labels(data)
+    except DatasetError as error:
+        raise UserError(str(error)) from error
+    cut = _date(until)
+    if cut is not None:
+        stamp = pa.scalar(cut, pa.timestamp("ms", tz="UTC"))
+        transactions = transactions.filter(pc.less(transactions["event_time"], stamp))
+        labels = labels.filter(pc.less(labels["reported_at"], stamp))
+    with progress() as bar:
+        task = bar.add_task("replaying history", total=len(transactions))
+        result = replay(transactions, labels, on_step=lambda row: bar.update(task, completed=row))
+        bar.update(task, completed=len(transactions), description="writing state")
+        aws = context.clients(config)
+        written = batch_put(
+            aws.client("dynamodb"),
+            config.names.feature_table,
+            bootstrap_items(result.cards, result.merchants),
+        )
+    console.print(
+        f"feature state: {len(result.cards):,} cards and {len(result.merchants):,} merchants "
+        f"({written:,} items) from {len(transactions):,} transactions → "
+        f"{config.names.feature_table}"
+    )
+
+
+@app.command("send")
+def send_command(
+    data: Annotated[Path, typer.Option(help="Dataset folder to replay.")],
+    rate: Annotated[
+        float, typer.Option(min=1, max=100_000, help="Transactions per second.")
+    ] = 167.0,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many.")] = None,
+    duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after seconds.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", help="First day to send (YYYY-MM-DD).")
+    ] = None,
+    poison: Annotated[int, typer.Option(min=0, help="Also send this many malformed records.")] = 0,
+) -> None:
+    """Replay transactions into the stream in event-time order (partition key = card)."""
+    from securebank.producer import contract_json, select, send
+
+    if count is None and duration is None:
+        raise UserError("give --count or --duration (the send stops by itself)")
+    config = context.settings()
+    try:
+        chosen = select(read_transactions(data), _date(since), count)
+    except DatasetError as error:
+        raise UserError(str(error)) from error
+    rows = chosen.to_pylist()
+    payloads = [(r["card_id"], contract_json(r)) for r in rows]
+    for i in range(poison):
+        bad = json.dumps({"transaction_id": f"poison-{i}", "amount": "-1"}).encode()
+        payloads.insert((i + 1) * len(payloads) // (poison + 1), (f"poison-{i}", bad))
+    aws = context.clients(config)
+    with progress() as bar:
+        task = bar.add_task(f"sending at {rate:g}/s", total=len(payloads))
+        summary = send(
+            aws.client("kinesis"),
+            config.names.stream,
+            payloads,
+            rate,
+            duration,
+            on_progress=lambda n: bar.update(task, completed=n),
+        )
+    console.print(
+        f"sent {summary.sent:,} records in {summary.seconds:.1f} s ({summary.rate:,.0f}/s), "
+        f"{summary.resent} re-sent after throttling → {config.names.stream}"
+    )
+
+
+class EmfView:
+    """Live figures from the scorer's EMF metrics (the lines CloudWatch would receive)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.batch_ms: list[float] = []
+        self.totals = {"Scored": 0.0, "Fallbacks": 0.0, "Alerts": 0.0, "DeadLetters": 0.0}
+
+    def read(self) -> None:
+        if not self.path.is_file():
+            return
+        with self.path.open() as handle:
+            handle.seek(self.offset)
+            for line in handle:
+                if '"_aws"' not in line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    metric = json.loads(line)
+                    if "BatchLatency" in metric:
+                        self.batch_ms += list(np.atleast_1d(metric["BatchLatency"]))
+                    for key in self.totals:
+                        self.totals[key] += float(np.sum(metric.get(key, 0)))
+            self.offset = handle.tell()
+
+    def table(self, elapsed: float, records: int) -> Table:
+        table = Table(title="securebank stream — live")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_row("elapsed", f"{elapsed:.0f} s")
+        table.add_row("records processed", f"{records:,}")
+        table.add_row("throughput", f"{records / elapsed if elapsed else 0:,.0f}/s")
+        table.add_row("decisions", f"{self.totals['Scored']:,.0f}")
+        if self.batch_ms:
+            p50, p99 = np.percentile(self.batch_ms, [50, 99])
+            table.add_row("batch latency p50 / p99", f"{p50:.0f} / {p99:.0f} ms")
+        scored = self.totals["Scored"] or 1
+        table.add_row("fallback rate", f"{self.totals['Fallbacks'] / scored:.1%}")
+        table.add_row("alerts per minute", f"{self.totals['Alerts'] / max(elapsed, 1) * 60:,.0f}")
+        table.add_row("dead letters", f"{self.totals['DeadLetters']:,.0f}")
+        return table
+
+
+@app.command("run")
+def run_command(
+    duration: Annotated[float | None, typer.Option(min=1, help="Stop after seconds.")] = None,
+    idle_exit: Annotated[
+        float | None, typer.Option(min=0.5, help="Stop after this many idle seconds.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    window: Annotated[float, typer.Option(min=0, max=300, help="Batching window (s).")] = 0.2,
+    max_retries: Annotated[int, typer.Option(min=0, max=10_000)] = 3,
+) -> None:
+    """Poll every shard and invoke the scorer's Lambda handler, as Lambda's event source does."""
+
+    if duration is None and idle_exit is None:
+        raise UserError("give --duration or --idle-exit (the runner stops by itself)")
+    config = context.settings()
+    aws = context.clients(config)
+    folder = stream_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    emf_path = folder / "scorer-output.jsonl"
+    with emf_path.open("a") as output, contextlib.redirect_stdout(output):
+        mapping, view = _start_mapping(
+            config, aws, folder, emf_path, batch_size, window, max_retries
+        )
+        started = time.monotonic()
+        last_count, last_change = 0, started
+        try:
+            with Live(view.table(0, 0), console=errors, refresh_per_second=2) as live:
+                while True:
+                    time.sleep(0.5)
+                    view.read()
+                    now = time.monotonic()
+                    records = mapping.records
+                    if records != last_count:
+                        last_count, last_change = records, now
+                    live.update(view.table(now - started, records))
+                    if duration is not None and now - started >= duration:
+                        break
+                    if idle_exit is not None and records and now - last_change >= idle_exit:
+                        break
+        finally:
+            mapping.close()
+            view.read()
+    stats = [p.stats for p in mapping.pollers]
+    console.print(
+        f"processed {mapping.records:,} records in {sum(s.batches for s in stats):,} batches; "
+        f"{sum(s.retries for s in stats)} retries, "
+        f"{sum(s.failed_batches for s in stats)} batches to the on-failure queue"
+    )
+
+
+def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retries):
+    from securebank.cli.endpoint import running_server
+    from securebank.event_source import (
+        Checkpoints,
+        EventSourceMapping,
+        MappingConfig,
+        ShardPoller,
+        shard_ids,
+    )
+    from securebank.scorer import handler
+    from securebank.scorer.assembly import NoFallbackModel, build_parts
+
+    server = running_server(config)
+    runtime_url = config.runtime_endpoint_url or (server.url if server else None)
+    scorer_aws = type(aws)(
+        region=aws.region,
+        endpoint_url=aws.endpoint_url,
+        runtime_endpoint_url=runtime_url,
+        local=True,
+    )
+    try:
+        handler._parts = build_parts(config, scorer_aws)
+    except NoFallbackModel as error:
+        raise UserError(
+            f"{error}: approve a version first (`securebank model approve N`)"
+        ) from error
+    if runtime_url is None:
+        handler._parts.endpoint = None
+    kinesis, sqs = aws.client("kinesis"), aws.client("sqs")
+    arn, shards = shard_ids(kinesis, config.names.stream)
+    mapping_config = MappingConfig(
+        batch_size=batch_size,
+        batching_window_s=window,
+        max_retry_attempts=max_retries,
+        on_failure_queue_url=sqs.get_queue_url(QueueName=config.names.stream_failure_queue)[
+            "QueueUrl"
+        ],
+    )
+    checkpoints = Checkpoints(folder / "checkpoints.json")
+    pollers = [
+        ShardPoller(
+            kinesis=kinesis,
+            sqs=sqs,
+            stream_name=config.names.stream,
+            stream_arn=arn,
+            shard_id=shard,
+            handler=handler.lambda_handler,
+            config=mapping_config,
+            checkpoints=checkpoints,
+            region=config.region,
+        )
+        for shard in shards
+    ]
+    mapping = EventSourceMapping(pollers)
+    mapping.start()
+    return mapping, EmfView(emf_path)

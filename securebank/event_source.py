@@ -1,0 +1,247 @@
+"""A local Kinesis event source mapping: what Lambda's poller does, for the local stack.
+
+Polls every shard, batches records (batch size, batching window), invokes the handler with the
+exact Lambda Kinesis event shape, and honours ReportBatchItemFailures (retry from the first
+failed record), bisect-on-error, the maximum retry attempts and an on-failure destination (an
+SQS message describing the batch, as Lambda sends). Checkpoints per shard are kept in a file,
+so a restarted runner resumes after the last batch it finished.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    batch_size: int = 100
+    batching_window_s: float = 0.2
+    max_retry_attempts: int = 3
+    bisect_on_error: bool = True
+    poll_interval_s: float = 0.05
+    on_failure_queue_url: str | None = None
+
+
+@dataclass
+class LocalContext:
+    """The attributes of a Lambda context that Powertools reads."""
+
+    function_name: str = "securebank-scorer"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:securebank-scorer"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class Checkpoints:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._data: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, shard_id: str) -> str | None:
+        return self._data.get(shard_id)
+
+    def set(self, shard_id: str, sequence_number: str) -> None:
+        with self._lock:
+            self._data[shard_id] = sequence_number
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(json.dumps(self._data))
+            temporary.replace(self.path)
+
+
+@dataclass
+class PollerStats:
+    batches: int = 0
+    records: int = 0
+    retries: int = 0
+    failed_batches: int = 0
+
+
+def lambda_event(
+    records: list[dict[str, Any]], shard_id: str, stream_arn: str, region: str
+) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": r["PartitionKey"],
+                    "sequenceNumber": r["SequenceNumber"],
+                    "data": base64.b64encode(r["Data"]).decode(),
+                    "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{shard_id}:{r['SequenceNumber']}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::123456789012:role/securebank-scorer",
+                "awsRegion": region,
+                "eventSourceARN": stream_arn,
+            }
+            for r in records
+        ]
+    }
+
+
+class ShardPoller:
+    def __init__(
+        self,
+        *,
+        kinesis: Any,
+        sqs: Any,
+        stream_name: str,
+        stream_arn: str,
+        shard_id: str,
+        handler: Handler,
+        config: MappingConfig,
+        checkpoints: Checkpoints,
+        region: str = "us-east-1",
+    ) -> None:
+        self.kinesis, self.sqs = kinesis, sqs
+        self.stream_name, self.stream_arn, self.shard_id = stream_name, stream_arn, shard_id
+        self.handler, self.config, self.checkpoints = handler, config, checkpoints
+        self.region = region
+        self.stats = PollerStats()
+
+    def _iterator(self) -> str:
+        after = self.checkpoints.get(self.shard_id)
+        kwargs: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": self.shard_id}
+        if after:
+            kwargs |= {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "StartingSequenceNumber": after,
+            }
+        else:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        return self.kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
+
+    def run(self, stop: threading.Event) -> None:
+        iterator = self._iterator()
+        buffer: list[dict[str, Any]] = []
+        first_at = 0.0
+        while not stop.is_set():
+            response = self.kinesis.get_records(
+                ShardIterator=iterator, Limit=max(self.config.batch_size - len(buffer), 1)
+            )
+            iterator = response["NextShardIterator"]
+            if response["Records"] and not buffer:
+                first_at = time.monotonic()
+            buffer += response["Records"]
+            window_over = buffer and time.monotonic() - first_at >= self.config.batching_window_s
+            if len(buffer) >= self.config.batch_size or window_over:
+                self.dispatch(buffer)
+                buffer = []
+            elif not response["Records"]:
+                time.sleep(self.config.poll_interval_s)
+        if buffer:
+            self.dispatch(buffer)
+
+    def dispatch(self, records: list[dict[str, Any]]) -> None:
+        """Deliver `records` until each is processed or sent to the on-failure destination."""
+        pending = [(records, 0)]
+        while pending:
+            batch, attempt = pending.pop(0)
+            outcome = self._invoke(batch)
+            if outcome is None:
+                self.stats.batches += 1
+                self.stats.records += len(batch)
+                self.checkpoints.set(self.shard_id, batch[-1]["SequenceNumber"])
+                continue
+            first_failed, errored = outcome
+            done = batch[:first_failed]
+            if done:
+                self.stats.records += len(done)
+                self.checkpoints.set(self.shard_id, done[-1]["SequenceNumber"])
+            rest = batch[first_failed:]
+            if attempt >= self.config.max_retry_attempts:
+                self._send_to_failure_destination(rest, attempt)
+                self.checkpoints.set(self.shard_id, rest[-1]["SequenceNumber"])
+                continue
+            self.stats.retries += 1
+            if errored and self.config.bisect_on_error and len(rest) > 1:
+                half = len(rest) // 2
+                pending[:0] = [(rest[:half], attempt + 1), (rest[half:], attempt + 1)]
+            else:
+                pending.insert(0, (rest, attempt + 1))
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> tuple[int, bool] | None:
+        """None on success; else (index of the first failed record, whether the handler raised)."""
+        event = lambda_event(batch, self.shard_id, self.stream_arn, self.region)
+        try:
+            response = self.handler(event, LocalContext()) or {}
+        except Exception:
+            return 0, True
+        failures = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        if not failures:
+            return None
+        for index, record in enumerate(batch):
+            if record["SequenceNumber"] in failures:
+                return index, len(failures) == len(batch)
+        return 0, True
+
+    def _send_to_failure_destination(self, batch: list[dict[str, Any]], attempts: int) -> None:
+        self.stats.failed_batches += 1
+        if not self.config.on_failure_queue_url:
+            return
+        message = {
+            "requestContext": {
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts + 1,
+            },
+            "KinesisBatchInfo": {
+                "shardId": self.shard_id,
+                "startSequenceNumber": batch[0]["SequenceNumber"],
+                "endSequenceNumber": batch[-1]["SequenceNumber"],
+                "batchSize": len(batch),
+                "streamArn": self.stream_arn,
+            },
+            "timestamp": datetime.now(UTC).isoformat(),
+        }
+        self.sqs.send_message(
+            QueueUrl=self.config.on_failure_queue_url, MessageBody=json.dumps(message)
+        )
+
+
+def shard_ids(kinesis: Any, stream_name: str) -> tuple[str, list[str]]:
+    description = kinesis.describe_stream(StreamName=stream_name)["StreamDescription"]
+    return description["StreamARN"], [s["ShardId"] for s in description["Shards"]]
+
+
+class EventSourceMapping:
+    """One poller thread per shard, stopped together."""
+
+    def __init__(self, pollers: list[ShardPoller]) -> None:
+        self.pollers = pollers
+        self.stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=p.run, args=(self.stop,), name=p.shard_id, daemon=True)
+            for p in pollers
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    @property
+    def records(self) -> int:
+        return sum(p.stats.records for p in self.pollers)
