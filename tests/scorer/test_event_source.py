@@ -1,0 +1,153 @@
+"""The local event source mapping against moto's Kinesis and SQS over HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from securebank.event_source import (
+    Checkpoints,
+    EventSourceMapping,
+    MappingConfig,
+    ShardPoller,
+    shard_ids,
+)
+from securebank.producer import contract_json, send
+from tests.scorer.helpers import decisions, drain, stream_rows
+
+
+def _put(aws, count, prefix="r"):
+    payloads = [
+        ("same-key", json.dumps({"n": i, "id": f"{prefix}{i}"}).encode()) for i in range(count)
+    ]
+    send(aws.client("kinesis"), aws.names.stream, payloads, rate=100_000)
+
+
+def _poller(aws, handler, tmp_path, **config):
+    kinesis, sqs = aws.client("kinesis"), aws.client("sqs")
+    arn, shards = shard_ids(kinesis, aws.names.stream)
+    queue = sqs.get_queue_url(QueueName=aws.names.stream_failure_queue)["QueueUrl"]
+    shard = next(
+        s
+        for s in shards
+        if kinesis.get_records(
+            ShardIterator=kinesis.get_shard_iterator(
+                StreamName=aws.names.stream, ShardId=s, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+        )["Records"]
+    )
+    return ShardPoller(
+        kinesis=kinesis,
+        sqs=sqs,
+        stream_name=aws.names.stream,
+        stream_arn=arn,
+        shard_id=shard,
+        handler=handler,
+        config=MappingConfig(on_failure_queue_url=queue, **config),
+        checkpoints=Checkpoints(tmp_path / "checkpoints.json"),
+    )
+
+
+def _records_of(event):
+    import base64
+
+    return [json.loads(base64.b64decode(r["kinesis"]["data"]))["n"] for r in event["Records"]]
+
+
+def test_partial_failure_retries_from_the_first_failed_record(aws, tmp_path):
+    _put(aws, 10)
+    seen: list[list[int]] = []
+
+    def handler(event, context):
+        numbers = _records_of(event)
+        seen.append(numbers)
+        if len(seen) == 1:  # first delivery: record 4 fails
+            failed = event["Records"][4]["kinesis"]["sequenceNumber"]
+            return {"batchItemFailures": [{"itemIdentifier": failed}]}
+        return {"batchItemFailures": []}
+
+    poller = _poller(aws, handler, tmp_path, batch_size=10)
+    poller.dispatch(_fetch(aws, poller))
+    assert seen == [list(range(10)), list(range(4, 10))]
+    assert poller.stats.records == 10 and poller.stats.retries == 1
+
+
+def test_errors_bisect_and_exhausted_retries_go_to_the_on_failure_queue(aws, tmp_path):
+    _put(aws, 8)
+    sizes: list[int] = []
+
+    def handler(event, context):
+        numbers = _records_of(event)
+        sizes.append(len(numbers))
+        if 5 in numbers:
+            raise RuntimeError("poison")
+        return None
+
+    poller = _poller(aws, handler, tmp_path, batch_size=8, max_retry_attempts=3)
+    poller.dispatch(_fetch(aws, poller))
+    assert sizes[:3] == [8, 4, 4]  # whole batch, then halves
+    (failure,) = [json.loads(m["Body"]) for m in drain(aws, aws.names.stream_failure_queue)]
+    assert failure["KinesisBatchInfo"]["batchSize"] == 1
+    assert failure["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert poller.stats.records == 7 and poller.stats.failed_batches == 1
+
+
+def _fetch(aws, poller):
+    kinesis = aws.client("kinesis")
+    iterator = kinesis.get_shard_iterator(
+        StreamName=aws.names.stream, ShardId=poller.shard_id, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return kinesis.get_records(ShardIterator=iterator)["Records"]
+
+
+def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, trained, tmp_path):
+    from securebank.scorer import handler
+    from securebank.scorer.assembly import build_parts
+    from tests.scorer.conftest import scorer_clients
+
+    settings, aws = stream_env
+    handler._parts = build_parts(settings, scorer_clients(aws, None))
+    handler._parts.endpoint = None
+    rows = stream_rows(trained, 600)
+    send(
+        aws.client("kinesis"),
+        aws.names.stream,
+        [(r["card_id"], contract_json(r)) for r in rows],
+        rate=100_000,
+    )
+    kinesis, sqs = aws.client("kinesis"), aws.client("sqs")
+    arn, shards = shard_ids(kinesis, aws.names.stream)
+    checkpoints = tmp_path / "checkpoints.json"
+
+    def mapping():
+        return EventSourceMapping(
+            [
+                ShardPoller(
+                    kinesis=kinesis,
+                    sqs=sqs,
+                    stream_name=aws.names.stream,
+                    stream_arn=arn,
+                    shard_id=shard,
+                    handler=handler.lambda_handler,
+                    config=MappingConfig(batch_size=50, batching_window_s=0.05),
+                    checkpoints=Checkpoints(checkpoints),
+                )
+                for shard in shards
+            ]
+        )
+
+    first = mapping()
+    first.start()
+    deadline = time.monotonic() + 60
+    while first.records < 150 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.close()  # the scorer is stopped part-way
+    assert 0 < first.records < 600
+    second = mapping()
+    second.start()
+    deadline = time.monotonic() + 120
+    while len(decisions(aws)) < 600 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    second.close()
+    made = [d["transaction_id"] for d in decisions(aws)]
+    assert sorted(made) == sorted(r["transaction_id"] for r in rows)
