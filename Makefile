@@ -17,8 +17,7 @@ $(INSTALLED): pyproject.toml constraints.txt
 install: $(INSTALLED)
 
 demo: install
-	$(BIN)/securebank data generate --transactions $(DEMO_TRANSACTIONS) --out $(DEMO_DIR)/data
-	$(BIN)/securebank features build --data $(DEMO_DIR)/data --out $(DEMO_DIR)/features.parquet
+	$(BIN)/securebank demo --transactions $(DEMO_TRANSACTIONS) --home $(DEMO_DIR)
 
 test: install lint
 	$(BIN)/python -m pytest
@@ -37,6 +36,9 @@ format: install
 bench: install
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/features.py
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/stream.py
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt

@@ -204,6 +204,7 @@ def _register(
         "pipeline_execution": run.execution_id,
         "review_threshold": f"{evaluation['thresholds']['review']:.6f}",
         "decline_threshold": f"{evaluation['thresholds']['decline']:.6f}",
+        "test_start": str(evaluation.get("training_range", {}).get("test_start", "")),
     }
     for name, metric in evaluation["metrics"].items():
         metadata[name] = f"{metric['value']:.6f}"

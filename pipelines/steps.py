@@ -79,8 +79,8 @@ def parameters(names: ResourceNames) -> tuple[Parameter, ...]:
         Parameter("MaxDepth", "integer", 6, "XGBoost max_depth"),
         Parameter("Eta", "float", 0.1, "XGBoost learning rate"),
         Parameter("NumRound", "integer", 300, "most boosting rounds (early stopping on AP)"),
-        Parameter("ReviewRate", "float", 0.005, "daily alert budget: share of traffic reviewed"),
-        Parameter("DeclinePrecision", "float", 0.9, "precision required to decline"),
+        Parameter("ReviewRate", "float", 0.01, "daily alert budget: share of traffic reviewed"),
+        Parameter("DeclinePrecision", "float", 0.95, "precision required to decline"),
         Parameter("MinAveragePrecision", "float", 0.3, "quality gate on test AP"),
         Parameter("ApprovalStatus", "string", "PendingManualApproval", "status of a new version"),
     )

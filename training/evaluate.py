@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "by_scenario": by_scenario,
         "rows": {"test": len(test), "test_fraud": int(y_test.sum()), "train": len(train)},
         "feature_set_version": model.manifest.feature_set_version,
+        "training_range": model.manifest.training_range,
         "feature_importance": {k: float(v) for k, v in sorted(importance.items())},
     }
     (out / EVALUATION_FILE).write_text(json.dumps(document, indent=2, default=float))

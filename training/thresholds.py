@@ -1,10 +1,10 @@
 """Choosing the review and decline thresholds, by a stated rule, on the validation split.
 
 Review: the daily alert budget. Analysts can look at a fixed share of the day's traffic
-(`review_rate`, default 0.5 %); the review threshold is the score that flags that share of the
+(`review_rate`, default 1 %); the review threshold is the score that flags that share of the
 validation transactions. Decline: stop a payment only when the model is nearly sure; the decline
 threshold is the lowest score whose flagged validation transactions are at least
-`decline_precision` (default 90 %) fraud, and never below the review threshold.
+`decline_precision` (default 95 %) fraud, and never below the review threshold.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ RULE = (
 
 
 def choose_thresholds(
-    y: np.ndarray, scores: np.ndarray, review_rate: float = 0.005, decline_precision: float = 0.9
+    y: np.ndarray, scores: np.ndarray, review_rate: float = 0.01, decline_precision: float = 0.95
 ) -> tuple[Thresholds, str]:
     if not 0 < review_rate < 1 or not 0 < decline_precision <= 1:
         raise ValueError("review_rate must be in (0, 1) and decline_precision in (0, 1]")

@@ -35,8 +35,8 @@ class Hyperparameters:
     early_stopping_rounds: int = 30
     #: 0 means negatives / positives of the training split.
     scale_pos_weight: float = 0.0
-    review_rate: float = 0.005
-    decline_precision: float = 0.9
+    review_rate: float = 0.01
+    decline_precision: float = 0.95
     seed: int = 7
     nthread: int = 0
 

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from securebank.cli import data, endpoint, features, model, pipeline, score, stack, stream
+from securebank.cli import data, demo, endpoint, features, model, pipeline, score, stack, stream
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
 
@@ -25,6 +25,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(endpoint.app, name="endpoint")
 app.add_typer(stream.app, name="stream")
 app.command("score")(score.score_command)
+app.command("demo")(demo.demo_command)
 
 
 def _say(line: str) -> None:

@@ -209,6 +209,7 @@ def run_command(
         finally:
             mapping.close()
             view.read()
+    errors.print(view.table(time.monotonic() - started, mapping.records))
     stats = [p.stats for p in mapping.pollers]
     console.print(
         f"processed {mapping.records:,} records in {sum(s.batches for s in stats):,} batches; "
@@ -273,3 +274,48 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
     mapping = EventSourceMapping(pollers)
     mapping.start()
     return mapping, EmfView(emf_path)
+
+
+@app.command("summary")
+def summary_command() -> None:
+    """Decisions, alerts, dead letters and put → decision latency so far."""
+    from collections import Counter
+
+    config = context.settings()
+    aws = context.clients(config)
+    actions: Counter[str] = Counter()
+    scored_by: Counter[str] = Counter()
+    latencies: list[int] = []
+    for page in (
+        aws.client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName=config.names.decisions_table)
+    ):
+        for item in page["Items"]:
+            actions[item["action"]["S"]] += 1
+            scored_by[item["scored_by"]["S"]] += 1
+            latencies.append(int(item["decided_at_ms"]["N"]) - int(item["arrived_at_ms"]["N"]))
+    sqs = aws.client("sqs")
+
+    def depth(queue: str) -> int:
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    table = Table(title=f"stream summary ({config.names.base})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("decisions", f"{sum(actions.values()):,}")
+    for action in ("approve", "review", "decline"):
+        table.add_row(f"  {action}", f"{actions[action]:,}")
+    for scorer, count in sorted(scored_by.items()):
+        table.add_row(f"  scored by {scorer}", f"{count:,}")
+    if latencies:
+        p50, p99 = np.percentile(latencies, [50, 99])
+        table.add_row("put → decision p50 / p99", f"{p50:,.0f} / {p99:,.0f} ms")
+    table.add_row("alerts waiting (SQS)", f"{depth(config.names.alerts_queue):,}")
+    table.add_row("dead letters (SQS)", f"{depth(config.names.dead_letter_queue):,}")
+    table.add_row("failed batches (SQS)", f"{depth(config.names.stream_failure_queue):,}")
+    console.print(table)

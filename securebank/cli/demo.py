@@ -1,0 +1,108 @@
+"""`securebank demo`: the whole loop on the local AWS, as a user would type it.
+
+data → pipeline → approve → deploy → endpoint → bootstrap the feature store → stream (send and
+score at once, with the live view) → summary; the servers it started are stopped at the end.
+Each step is the real command, run as its own process and printed first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from securebank.cli.console import console
+from securebank.cli.errors import UserError
+
+
+def _command(*args: str, env: dict[str, str], capture: bool = False) -> str:
+    console.print(f"\n[bold]$ securebank {' '.join(args)}[/bold]")
+    result = subprocess.run(
+        [sys.executable, "-m", "securebank.cli.app", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE if capture else None,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise UserError(f"`securebank {' '.join(args)}` failed (exit {result.returncode})")
+    return result.stdout or ""
+
+
+def demo_command(
+    transactions: Annotated[int, typer.Option(min=20_000, help="Simulated history.")] = 200_000,
+    stream: Annotated[int, typer.Option(min=100, help="Transactions to stream.")] = 5_000,
+    rate: Annotated[float, typer.Option(min=1, help="Stream rate (per second).")] = 167.0,
+    home: Annotated[Path, typer.Option(help="Working folder (recreated).")] = Path(
+        ".securebank/demo"
+    ),
+) -> None:
+    """Run the whole platform locally: data, training, deployment, live scoring, summary."""
+    import shutil
+
+    env = {**os.environ, "SECUREBANK_HOME": str(home), "COLUMNS": os.environ.get("COLUMNS", "110")}
+    # The local AWS is ~30x slower than DynamoDB (see docs/stream.md): give the endpoint room.
+    env.setdefault("LATENCY_BUDGET_MS", "1000")
+    for args in (("endpoint", "stop"), ("stack", "down")):
+        subprocess.run(
+            [sys.executable, "-m", "securebank.cli.app", *args],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+    shutil.rmtree(home, ignore_errors=True)
+    data = str(home / "data")
+    try:
+        _command("stack", "up", env=env)
+        _command("data", "generate", "--transactions", str(transactions), "--out", data, env=env)
+        _command("pipeline", "run", "--data", data, env=env)
+        versions = json.loads(_command("model", "list", "--json", env=env, capture=True))
+        latest = versions[-1]
+        version, stream_from = str(latest["version"]), latest["metadata"]["test_start"]
+        _command("model", "approve", version, "--reason", "demo", env=env)
+        _command("model", "deploy", version, env=env)
+        _command("endpoint", "start", env=env)
+        _command("stream", "bootstrap", "--data", data, "--until", stream_from, env=env)
+        console.print(f"\n[bold]$ securebank stream send --from {stream_from} ... &[/bold]")
+        sender = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "securebank.cli.app",
+                "stream",
+                "send",
+                "--data",
+                data,
+                "--from",
+                stream_from,
+                "--count",
+                str(stream),
+                "--rate",
+                str(rate),
+                "--poison",
+                "5",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _command("stream", "run", "--idle-exit", "5", "--window", "0.1", env=env)
+        finally:
+            sender.wait(timeout=600)
+        _command("stream", "summary", env=env)
+        _command("endpoint", "status", env=env)
+    finally:
+        for args in (("endpoint", "stop"), ("stack", "down")):
+            subprocess.run(
+                [sys.executable, "-m", "securebank.cli.app", *args],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+    console.print(f"\ndemo finished; its files are in {home}")
