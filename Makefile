@@ -7,7 +7,10 @@ INSTALLED := $(VENV)/.installed
 DEMO_DIR := .securebank/demo
 DEMO_TRANSACTIONS ?= 200000
 
-.PHONY: install demo test test-slow lint format bench lock clean
+CHECKOV := .venv-checkov
+CHECKOV_INSTALLED := $(CHECKOV)/.installed
+
+.PHONY: install demo test test-slow lint lint-terraform format bench lock clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +22,7 @@ install: $(INSTALLED)
 demo: install
 	$(BIN)/securebank demo --transactions $(DEMO_TRANSACTIONS) --home $(DEMO_DIR)
 
-test: install lint
+test: install lint lint-terraform
 	$(BIN)/python -m pytest
 
 test-slow: install
@@ -28,6 +31,17 @@ test-slow: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# checkov lives in its own pinned virtualenv: its dependencies would fight the platform's pins.
+$(CHECKOV_INSTALLED): terraform/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install --quiet --disable-pip-version-check -r terraform/checkov-requirements.txt
+	touch $(CHECKOV_INSTALLED)
+
+lint-terraform: $(CHECKOV_INSTALLED)
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; \
+	else echo "terraform not installed: skipping terraform fmt -check"; fi
+	$(CHECKOV)/bin/checkov -d terraform --framework terraform --quiet --compact --skip-download
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -44,4 +58,4 @@ lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .securebank .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV) .securebank .pytest_cache .ruff_cache
