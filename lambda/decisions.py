@@ -40,6 +40,9 @@ class Decision:
     sequence_number: str
     arrived_at_ms: int
     decided_at_ms: int
+    #: The feature vector that was scored (manifest order): kept in the lake for audit
+    #: re-scoring and drift, not in the decisions table.
+    features: tuple[float | None, ...] = ()
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +53,7 @@ class Decision:
 
 def _item(decision: Decision) -> dict[str, Any]:
     record = decision.as_record()
+    del record["features"]
     record["score"] = str(record["score"])
     record["review_threshold"] = str(record["review_threshold"])
     record["decline_threshold"] = str(record["decline_threshold"])

@@ -136,6 +136,7 @@ def process_batch(
                 sequence_number=record.sequence_number,
                 arrived_at_ms=record.arrival_ms,
                 decided_at_ms=decided_at,
+                features=tuple(None if v != v else float(v) for v in x[i].tolist()),
             )
         )
     parts.lake.write(decisions)

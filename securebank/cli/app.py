@@ -6,7 +6,18 @@ import sys
 
 import typer
 
-from securebank.cli import data, demo, endpoint, features, model, pipeline, score, stack, stream
+from securebank.cli import (
+    analytics,
+    data,
+    demo,
+    endpoint,
+    features,
+    model,
+    pipeline,
+    score,
+    stack,
+    stream,
+)
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
 
@@ -24,6 +35,9 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(endpoint.app, name="endpoint")
 app.add_typer(stream.app, name="stream")
+app.add_typer(analytics.analytics_app, name="analytics")
+app.add_typer(analytics.report_app, name="report")
+app.add_typer(analytics.monitor_app, name="monitor")
 app.command("score")(score.score_command)
 app.command("demo")(demo.demo_command)
 

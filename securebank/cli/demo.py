@@ -1,7 +1,8 @@
 """`securebank demo`: the whole loop on the local AWS, as a user would type it.
 
 data → pipeline → approve → deploy → endpoint → bootstrap the feature store → stream (send and
-score at once, with the live view) → summary; the servers it started are stopped at the end.
+score at once, with the live view) → summary → analytics, drift, audit report and the HTML run
+report; the servers it started are stopped at the end.
 Each step is the real command, run as its own process and printed first.
 """
 
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +59,7 @@ def demo_command(
         )
     shutil.rmtree(home, ignore_errors=True)
     data = str(home / "data")
+    report = home / "reports" / "run.html"
     try:
         _command("stack", "up", env=env)
         _command("data", "generate", "--transactions", str(transactions), "--out", data, env=env)
@@ -97,6 +100,22 @@ def demo_command(
             sender.wait(timeout=600)
         _command("stream", "summary", env=env)
         _command("endpoint", "status", env=env)
+        _command("analytics", "query", "--named", "by_model_version", env=env)
+        _command("analytics", "query", "--named", "top_risky_merchants", env=env)
+        _command("monitor", "drift", env=env)
+        today = datetime.now(UTC).date().isoformat()
+        _command(
+            "report",
+            "audit",
+            "--from",
+            today,
+            "--to",
+            today,
+            "--out",
+            str(home / "reports"),
+            env=env,
+        )
+        _command("report", "run", "--out", str(report), env=env)
     finally:
         for args in (("endpoint", "stop"), ("stack", "down")):
             subprocess.run(
@@ -105,4 +124,4 @@ def demo_command(
                 capture_output=True,
                 check=False,
             )
-    console.print(f"\ndemo finished; its files are in {home}")
+    console.print(f"\ndemo finished; the report is {report.resolve()}")

@@ -1,0 +1,212 @@
+"""`securebank analytics`, `securebank report` and `securebank monitor`: SQL over the lake,
+audit and run reports, drift."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from securebank.cli import context
+from securebank.cli.console import console
+from securebank.cli.errors import UserError
+from securebank.settings import Settings
+
+analytics_app = typer.Typer(help="SQL over the data lake (DuckDB).", no_args_is_help=True)
+report_app = typer.Typer(help="Compliance (audit) and run reports.", no_args_is_help=True)
+monitor_app = typer.Typer(help="Monitoring: drift between training and live.", no_args_is_help=True)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise UserError(f"{option} takes a date (YYYY-MM-DD), got {text!r}") from error
+
+
+def _lake(config: Settings, start: date | None = None, end: date | None = None):
+    from securebank.analytics.lake import read_decisions, read_labels
+
+    aws = context.clients(config)
+    s3 = aws.client("s3")
+    decisions = read_decisions(s3, config.names.lake_bucket, start, end)
+    if decisions.num_rows == 0:
+        raise UserError("the lake holds no decisions for that period (run the stream first)")
+    return aws, decisions, read_labels(s3, config.names.lake_bucket)
+
+
+def print_table(result: Any, title: str) -> None:
+    table = Table(title=title)
+    for name in result.column_names:
+        table.add_column(
+            name, justify="right" if result.schema.field(name).type != "string" else "left"
+        )
+    for row in result.to_pylist():
+        table.add_row(
+            *("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row.values())
+        )
+    console.print(table)
+
+
+@analytics_app.command("list")
+def list_command() -> None:
+    """The named queries."""
+    from securebank.analytics.queries import NAMED_QUERIES
+
+    for query in NAMED_QUERIES:
+        console.print(f"[bold]{query.name}[/bold]: {query.description}")
+
+
+@analytics_app.command("query")
+def query_command(
+    sql: Annotated[str | None, typer.Argument(help="SQL over `decisions` and `labels`.")] = None,
+    name: Annotated[str | None, typer.Option("--named", help="A named query.")] = None,
+) -> None:
+    """Run SQL (or a named query) over the lake's decisions and labels."""
+    import duckdb
+
+    from securebank.analytics.engine import connect, run
+    from securebank.analytics.queries import named, render
+
+    if (sql is None) == (name is None):
+        raise UserError("give either SQL or --named NAME (`securebank analytics list`)")
+    if name is not None:
+        try:
+            sql = render(named(name).sql, "duckdb")
+        except KeyError as error:
+            raise UserError(str(error.args[0])) from error
+    _, decisions, labels = _lake(context.settings())
+    try:
+        result = run(connect(decisions, labels), sql)
+    except duckdb.Error as error:
+        raise UserError(f"SQL error: {str(error).splitlines()[0]}") from error
+    print_table(result, name or "query")
+
+
+def _evaluation(aws: Any, config: Settings, version: int) -> tuple[dict, dict[str, bytes], Any]:
+    from securebank.s3io import read_bytes
+
+    found = context.registry(aws, config).get(version)
+    execution = found.metadata.get("pipeline_execution")
+    base = f"s3://{config.names.artifacts_bucket}/pipeline/{execution}"
+    s3 = aws.client("s3")
+    evaluation = json.loads(read_bytes(s3, f"{base}/Evaluate/evaluation/evaluation.json"))
+    pngs = {
+        "Precision-recall, test split": read_bytes(s3, f"{base}/Evaluate/evaluation/pr_curve.png"),
+        "Feature importance": read_bytes(s3, f"{base}/Evaluate/evaluation/feature_importance.png"),
+    }
+    return evaluation, pngs, found
+
+
+@report_app.command("audit")
+def audit_command(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD), decision date.")],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+    out: Annotated[Path, typer.Option(help="Folder for the CSV and HTML.")] = Path(
+        ".securebank/reports"
+    ),
+    sample: Annotated[int, typer.Option(min=1, help="Decisions re-scored to check.")] = 200,
+) -> None:
+    """Every decision in the period (CSV and HTML) and a reproducibility check."""
+    from securebank.analytics.audit import audit_frame, check_reproducibility, write_audit
+    from securebank.model_artifact import load_model_bytes
+    from securebank.s3io import read_bytes
+
+    first, last = _day(start, "--from"), _day(end, "--to")
+    config = context.settings()
+    aws, decisions, _ = _lake(config, first, last)
+    registry = context.registry(aws, config)
+
+    def load_version(version: str):
+        found = registry.get(int(version))
+        return load_model_bytes(read_bytes(aws.client("s3"), found.model_data_url), check=False)
+
+    check = check_reproducibility(decisions, load_version, sample)
+    csv_path, html_path = write_audit(audit_frame(decisions), check, out, (start, end))
+    verdict = "passed" if check.passed else "FAILED"
+    console.print(
+        f"{decisions.num_rows:,} decisions → {csv_path} and {html_path}; reproducibility "
+        f"{verdict}: {check.matching}/{check.checked} re-scored identically"
+    )
+    if not check.passed:
+        raise typer.Exit(1)
+
+
+@report_app.command("run")
+def run_report_command(
+    out: Annotated[Path, typer.Option(help="HTML file.")] = Path(".securebank/reports/run.html"),
+    model: Annotated[int | None, typer.Option(help="Model version (default: latest).")] = None,
+) -> None:
+    """One HTML page: the model's evaluation and the live stream (plots, top alerts)."""
+    from securebank.analytics.report import write_report
+
+    config = context.settings()
+    aws, decisions, _ = _lake(config)
+    versions = context.registry(aws, config).list()
+    if not versions:
+        raise UserError("no model version is registered")
+    version = model or versions[-1].version
+    evaluation, pngs, _ = _evaluation(aws, config, version)
+    path = write_report(
+        out, decisions, evaluation, pngs, f"SecureBank run report — model version {version}"
+    )
+    console.print(f"report written: {path.resolve()}")
+
+
+@monitor_app.command("drift")
+def drift_command(
+    model: Annotated[int | None, typer.Option(help="Model version (default: latest).")] = None,
+) -> None:
+    """PSI per feature and for the score: training data vs live decisions."""
+    import io
+
+    import pandas as pd
+
+    from securebank.analytics.drift import DRIFT_THRESHOLD, drift_report, psi
+    from securebank.features.definitions import FEATURE_NAMES
+    from securebank.s3io import read_bytes
+
+    config = context.settings()
+    aws, decisions, _ = _lake(config)
+    versions = context.registry(aws, config).list()
+    if not versions:
+        raise UserError("no model version is registered")
+    found = next((v for v in versions if v.version == (model or versions[-1].version)), None)
+    if found is None:
+        raise UserError(f"model version {model} does not exist")
+    base = f"s3://{config.names.artifacts_bucket}/pipeline/{found.metadata['pipeline_execution']}"
+    s3 = aws.client("s3")
+    train = pd.read_parquet(
+        io.BytesIO(read_bytes(s3, f"{base}/BuildFeatures/train/part-0.parquet"))
+    )
+    test_scores = pd.read_parquet(
+        io.BytesIO(read_bytes(s3, f"{base}/Evaluate/evaluation/test_scores.parquet"))
+    )
+    live = np.array(
+        [[np.nan if v is None else v for v in f] for f in decisions["features"].to_pylist()],
+        dtype=np.float64,
+    )
+    report = drift_report(FEATURE_NAMES, train[list(FEATURE_NAMES)].to_numpy(np.float64), live)
+    score_psi = psi(test_scores["score"].to_numpy(), decisions["score"].to_numpy())
+    table = Table(title=f"Drift vs model version {found.version} ({len(live):,} live decisions)")
+    for column in ("feature", "PSI", "missing train", "missing live", "status"):
+        table.add_column(column, justify="left" if column in ("feature", "status") else "right")
+    table.add_row(
+        "score", f"{score_psi:.3f}", "", "", "drift" if score_psi > DRIFT_THRESHOLD else ""
+    )
+    for d in report:
+        table.add_row(
+            d.name, f"{d.psi:.3f}", f"{d.expected_missing:.1%}", f"{d.actual_missing:.1%}", d.status
+        )
+    console.print(table)
+    drifted = [d.name for d in report if d.status == "drift"]
+    console.print(
+        f"{len(drifted)} features drifted (PSI > {DRIFT_THRESHOLD}): {', '.join(drifted) or 'none'}"
+    )
