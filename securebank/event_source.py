@@ -57,6 +57,8 @@ class Checkpoints:
 
     def set(self, shard_id: str, sequence_number: str) -> None:
         with self._lock:
+            if self.path.is_file():  # keep other writers' shards
+                self._data = {**json.loads(self.path.read_text()), **self._data}
             self._data[shard_id] = sequence_number
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_suffix(".tmp")

@@ -8,6 +8,7 @@ import typer
 
 from securebank.cli import (
     analytics,
+    api,
     data,
     demo,
     endpoint,
@@ -40,6 +41,8 @@ app.add_typer(analytics.report_app, name="report")
 app.add_typer(analytics.monitor_app, name="monitor")
 app.command("score")(score.score_command)
 app.command("demo")(demo.demo_command)
+app.add_typer(api.app, name="api")
+app.command("load")(api.load_command)
 
 
 def _say(line: str) -> None:

@@ -108,7 +108,7 @@ def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, t
     settings, aws = stream_env
     handler._parts = build_parts(settings, scorer_clients(aws, None))
     handler._parts.endpoint = None
-    rows = stream_rows(trained, 600)
+    rows = stream_rows(trained, 400)
     send(
         aws.client("kinesis"),
         aws.names.stream,
@@ -120,6 +120,7 @@ def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, t
     checkpoints = tmp_path / "checkpoints.json"
 
     def mapping():
+        shared = Checkpoints(checkpoints)
         return EventSourceMapping(
             [
                 ShardPoller(
@@ -130,7 +131,7 @@ def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, t
                     shard_id=shard,
                     handler=handler.lambda_handler,
                     config=MappingConfig(batch_size=50, batching_window_s=0.05),
-                    checkpoints=Checkpoints(checkpoints),
+                    checkpoints=shared,
                 )
                 for shard in shards
             ]
@@ -139,14 +140,14 @@ def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, t
     first = mapping()
     first.start()
     deadline = time.monotonic() + 60
-    while first.records < 150 and time.monotonic() < deadline:
+    while first.records < 100 and time.monotonic() < deadline:
         time.sleep(0.05)
     first.close()  # the scorer is stopped part-way
-    assert 0 < first.records < 600
+    assert 0 < first.records < 400
     second = mapping()
     second.start()
-    deadline = time.monotonic() + 120
-    while len(decisions(aws)) < 600 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 200
+    while len(decisions(aws)) < 400 and time.monotonic() < deadline:
         time.sleep(0.2)
     second.close()
     made = [d["transaction_id"] for d in decisions(aws)]

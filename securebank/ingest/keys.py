@@ -1,0 +1,74 @@
+"""API keys for the ingest service: created once, shown once, stored only as hashes.
+
+A key reads `sbk_<id>_<secret>`; the store keeps the id, a SHA-256 of the whole key, a name and
+a rate limit. Keys are 256-bit random tokens, so a plain hash is enough (as for GitHub tokens);
+comparison is constant-time. Nothing here ever logs a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+PREFIX = "sbk_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    digest: str
+    rate_per_second: float
+    burst: int
+    created_at: str
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, ApiKey]:
+        if not self.path.is_file():
+            return {}
+        return {k: ApiKey(**v) for k, v in json.loads(self.path.read_text()).items()}
+
+    def create(
+        self, name: str, rate_per_second: float = 200.0, burst: int = 400
+    ) -> tuple[str, ApiKey]:
+        """A new key: returns the key itself (shown once) and what is stored."""
+        key_id = secrets.token_hex(4)
+        key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        record = ApiKey(
+            key_id, name, _digest(key), rate_per_second, burst, datetime.now(UTC).isoformat()
+        )
+        with self._lock:
+            keys = self._load()
+            keys[key_id] = record
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({k: asdict(v) for k, v in keys.items()}, indent=2))
+            self.path.chmod(0o600)
+        return key, record
+
+    def verify(self, key: str) -> ApiKey | None:
+        """The key's record if the key is genuine, else None."""
+        if not key.startswith(PREFIX) or key.count("_") < 2:
+            return None
+        key_id = key[len(PREFIX) :].split("_", 1)[0]
+        record = self._load().get(key_id)
+        if record is None or not hmac.compare_digest(record.digest, _digest(key)):
+            return None
+        return record
+
+    def list(self) -> list[ApiKey]:
+        return list(self._load().values())

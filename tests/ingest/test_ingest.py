@@ -1,0 +1,131 @@
+"""The ingest API over real HTTP, with moto's Kinesis behind it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import urllib.error
+import urllib.request
+
+import pytest
+
+from securebank.ingest.keys import KeyStore
+from securebank.ingest.limits import SeenWindow
+from securebank.ingest.server import IngestServer
+from tests.builders import T0, txn
+
+
+@pytest.fixture
+def api(aws, tmp_path):
+    from securebank.inference.server import start_in_thread
+
+    keys = KeyStore(tmp_path / "keys.json")
+    key, _ = keys.create("test", rate_per_second=1000, burst=600)
+    slow, _ = keys.create("slow", rate_per_second=1, burst=2)
+    server = IngestServer(
+        ("127.0.0.1", 0), aws.client("kinesis"), aws.names.stream, keys, SeenWindow()
+    )
+    start_in_thread(server)
+    yield server, key, slow, aws
+    server.shutdown()
+    server.server_close()
+
+
+def post(server, body, key=None):
+    data = body if isinstance(body, bytes) else json.dumps(body, default=str).encode()
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["x-api-key"] = key
+    request = urllib.request.Request(
+        server.url + "/transactions", data=data, headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def stream_records(aws):
+    kinesis = aws.client("kinesis")
+    records = []
+    for shard in kinesis.describe_stream(StreamName=aws.names.stream)["StreamDescription"][
+        "Shards"
+    ]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=aws.names.stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records += kinesis.get_records(ShardIterator=iterator)["Records"]
+    return records
+
+
+def _valid(i, **fields):
+    record = txn(f"t{i}", T0, **fields)
+    record["event_time"] = T0.isoformat()
+    return record
+
+
+def test_a_batch_is_validated_enqueued_by_card_and_rejects_explained(api):
+    server, key, _, aws = api
+    batch = [_valid(1), _valid(2, card_id="tok_b"), {**_valid(3), "amount": "-5"}]
+    status, body = post(server, {"transactions": batch}, key)
+    assert status == 202
+    assert body["accepted"] == ["t1", "t2"] and body["duplicates"] == [] and body["failed"] == []
+    (rejected,) = body["rejected"]
+    assert (
+        rejected["index"] == 2
+        and rejected["transaction_id"] == "t3"
+        and "amount" in rejected["reasons"]
+    )
+    records = stream_records(aws)
+    assert sorted(r["PartitionKey"] for r in records) == ["tok_a", "tok_b"]
+    assert {json.loads(r["Data"])["transaction_id"] for r in records} == {"t1", "t2"}
+
+
+def test_a_retried_post_does_not_enqueue_twice(api):
+    server, key, _, aws = api
+    assert post(server, _valid(7), key)[1]["accepted"] == ["t7"]
+    status, body = post(server, _valid(7), key)
+    assert status == 202 and body["accepted"] == [] and body["duplicates"] == ["t7"]
+    assert len(stream_records(aws)) == 1
+
+
+def test_auth_and_rate_limit(api):
+    server, key, slow, _ = api
+    assert post(server, _valid(1))[0] == 401
+    assert post(server, _valid(1), "sbk_00000000_forged")[0] == 403
+    assert post(server, _valid(1), key[:-1] + ("x" if key[-1] != "x" else "y"))[0] == 403
+    statuses = [post(server, _valid(100 + i), slow)[0] for i in range(4)]
+    assert statuses[:2] == [202, 202] and 429 in statuses[2:]
+
+
+def test_bad_bodies_get_clear_errors(api):
+    server, key, _, _ = api
+    assert post(server, b"{not json", key) == (400, {"message": "body is not JSON"})
+    assert post(server, [1, 2], key)[0] == 400
+    status, body = post(server, {"transactions": [_valid(i) for i in range(501)]}, key)
+    assert (status, body["message"]) == (400, "at most 500 transactions per request")
+    status, body = post(server, {**_valid(1), "extra": 1}, key)
+    assert status == 400 and body["rejected"][0]["reasons"]["extra"] == "unexpected field"
+
+
+def test_no_key_or_card_number_reaches_the_log_or_the_answer(api, caplog):
+    server, key, _, _ = api
+    pan = "4111111111111111"
+    with caplog.at_level(logging.INFO, logger="securebank.ingest"):
+        status, body = post(server, _valid(9, card_id=pan), key)
+    assert status == 400 and "card number" in json.dumps(body)
+    assert pan not in json.dumps(body)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "POST /transactions 400" in logged
+    assert key not in logged and key.split("_")[2] not in logged and pan not in logged
+
+
+def test_keys_are_stored_hashed(tmp_path):
+    store = KeyStore(tmp_path / "keys.json")
+    key, record = store.create("bank-a")
+    stored = (tmp_path / "keys.json").read_text()
+    assert key not in stored and key.split("_")[2] not in stored
+    assert store.verify(key) == record and store.verify(key + "x") is None
+    assert base64 is not None
