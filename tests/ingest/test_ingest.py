@@ -129,3 +129,26 @@ def test_keys_are_stored_hashed(tmp_path):
     assert key not in stored and key.split("_")[2] not in stored
     assert store.verify(key) == record and store.verify(key + "x") is None
     assert base64 is not None
+
+
+def test_openapi_terraform_and_contract_describe_the_same_transaction():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from securebank.contract import TRANSACTION_SCHEMA, Transaction
+
+    root = Path(__file__).resolve().parents[2]
+    spec = yaml.safe_load((root / "docs" / "openapi.yaml").read_text())
+    schema = spec["components"]["schemas"]["Transaction"]
+    api_tf = (root / "terraform" / "api.tf").read_text()
+    required_tf = re.search(r"required = \[([^\]]*)\]", api_tf, re.S).group(1)
+    properties_tf = re.findall(r"^\s+(\w+)\s+= \{ type", api_tf, re.M)
+    contract_fields = set(Transaction.model_fields)
+    optional = {name for name, f in Transaction.model_fields.items() if not f.is_required()}
+    assert set(schema["properties"]) == contract_fields == set(TRANSACTION_SCHEMA.names)
+    assert set(schema["required"]) == contract_fields - optional
+    assert set(properties_tf) == contract_fields
+    assert set(re.findall(r'"(\w+)"', required_tf)) == contract_fields - optional
+    assert schema["additionalProperties"] is False and "additionalProperties = false" in api_tf
