@@ -84,13 +84,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     from securebank.cli import context
     from securebank.cli.endpoint import running_server
     from securebank.dataset import read_transactions
-    from securebank.event_source import (
-        Checkpoints,
-        EventSourceMapping,
-        MappingConfig,
-        ShardPoller,
-        shard_ids,
-    )
+    from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig, shard_ids
     from securebank.model_artifact import load_model
     from securebank.producer import contract_json, select, send
     from securebank.scorer import handler
@@ -115,26 +109,16 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     live = rows[split:]
     payloads = [(r["card_id"], contract_json(r)) for r in live]
     kinesis, sqs = aws.client("kinesis"), aws.client("sqs")
-    arn, shards = shard_ids(kinesis, config.names.stream)
+    _, shards = shard_ids(kinesis, config.names.stream)
 
     def mapping(window: float) -> EventSourceMapping:
-        checkpoints = Checkpoints(home / "bench-checkpoints.json")
-        return EventSourceMapping(
-            [
-                ShardPoller(
-                    kinesis=kinesis,
-                    sqs=sqs,
-                    stream_name=config.names.stream,
-                    stream_arn=arn,
-                    shard_id=shard,
-                    handler=handler.lambda_handler,
-                    config=MappingConfig(
-                        batch_size=100, batching_window_s=window, poll_interval_s=0.01
-                    ),
-                    checkpoints=checkpoints,
-                )
-                for shard in shards
-            ]
+        return EventSourceMapping.for_stream(
+            kinesis=kinesis,
+            sqs=sqs,
+            stream_name=config.names.stream,
+            handler=handler.lambda_handler,
+            config=MappingConfig(batch_size=100, batching_window_s=window, poll_interval_s=0.01),
+            checkpoints=Checkpoints(home / "bench-checkpoints.json"),
         )
 
     sink = io.StringIO()

@@ -44,8 +44,7 @@ class CardEntry:
     dirty: bool = False
 
     def has_applied(self, shard_id: str, sequence: int) -> bool:
-        last = self.applied.get(shard_id)
-        return last is not None and sequence <= int(last)
+        return _at_or_below(self.applied, shard_id, sequence)
 
 
 @dataclass
@@ -59,8 +58,13 @@ class MerchantEntry:
     dirty: bool = False
 
     def has_applied(self, shard_id: str, sequence: int) -> bool:
-        last = self.applied.get(shard_id)
-        return last is not None and sequence <= int(last)
+        return _at_or_below(self.applied, shard_id, sequence)
+
+
+def _at_or_below(applied: dict[str, str], shard_id: str, sequence: int) -> bool:
+    """Whether the shard's watermark already covers `sequence`."""
+    last = applied.get(shard_id)
+    return last is not None and sequence <= int(last)
 
 
 def partial_key(merchant_id: str, slot: str) -> str:

@@ -247,3 +247,34 @@ class EventSourceMapping:
     @property
     def records(self) -> int:
         return sum(p.stats.records for p in self.pollers)
+
+    @classmethod
+    def for_stream(
+        cls,
+        *,
+        kinesis: Any,
+        sqs: Any,
+        stream_name: str,
+        handler: Handler,
+        config: MappingConfig,
+        checkpoints: Checkpoints,
+        region: str = "us-east-1",
+    ) -> EventSourceMapping:
+        """A poller for every shard of the stream, sharing one checkpoint file."""
+        arn, shards = shard_ids(kinesis, stream_name)
+        return cls(
+            [
+                ShardPoller(
+                    kinesis=kinesis,
+                    sqs=sqs,
+                    stream_name=stream_name,
+                    stream_arn=arn,
+                    shard_id=shard,
+                    handler=handler,
+                    config=config,
+                    checkpoints=checkpoints,
+                    region=region,
+                )
+                for shard in shards
+            ]
+        )

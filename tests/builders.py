@@ -53,3 +53,31 @@ def labels_frame(rows: list[tuple[str, datetime]]) -> pd.DataFrame:
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+
+
+def make_model_dir(folder, seed: int, feature_set_version: str | None = None):
+    """A small real XGBoost model on the platform's feature names, saved as a model folder."""
+    import numpy as np
+    import xgboost as xgb
+
+    from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+    from securebank.model_artifact import ModelManifest, save_model_dir
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2000, len(FEATURE_NAMES))).astype(np.float32)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 1.5).astype(int)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "seed": seed},
+        xgb.DMatrix(x, label=y, feature_names=list(FEATURE_NAMES)),
+        20,
+    )
+    manifest = ModelManifest(
+        feature_names=list(FEATURE_NAMES),
+        feature_set_version=feature_set_version or FEATURE_SET_VERSION,
+        review_threshold=0.5,
+        decline_threshold=0.9,
+        threshold_rule="test",
+        training_range={},
+    )
+    save_model_dir(folder, booster, manifest)
+    return folder, booster, x

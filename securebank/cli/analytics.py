@@ -15,6 +15,7 @@ from rich.table import Table
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
+from securebank.registry import ModelVersion
 from securebank.settings import Settings
 
 analytics_app = typer.Typer(help="SQL over the data lake (DuckDB).", no_args_is_help=True)
@@ -90,19 +91,35 @@ def query_command(
     print_table(result, name or "query")
 
 
-def _evaluation(aws: Any, config: Settings, version: int) -> tuple[dict, dict[str, bytes], Any]:
+def _version(aws: Any, config: Settings, model: int | None) -> ModelVersion:
+    """The requested version, or the latest registered one."""
+    versions = context.registry(aws, config).list()
+    if not versions:
+        raise UserError("no model version is registered")
+    wanted = model or versions[-1].version
+    found = next((v for v in versions if v.version == wanted), None)
+    if found is None:
+        raise UserError(f"model version {model} does not exist")
+    return found
+
+
+def _run_prefix(config: Settings, version: ModelVersion) -> str:
+    """Where the pipeline run that trained `version` kept its step outputs."""
+    execution = version.metadata["pipeline_execution"]
+    return f"s3://{config.names.artifacts_bucket}/pipeline/{execution}"
+
+
+def _evaluation(aws: Any, config: Settings, found: ModelVersion) -> tuple[dict, dict[str, bytes]]:
     from securebank.s3io import read_bytes
 
-    found = context.registry(aws, config).get(version)
-    execution = found.metadata.get("pipeline_execution")
-    base = f"s3://{config.names.artifacts_bucket}/pipeline/{execution}"
+    base = _run_prefix(config, found)
     s3 = aws.client("s3")
     evaluation = json.loads(read_bytes(s3, f"{base}/Evaluate/evaluation/evaluation.json"))
     pngs = {
         "Precision-recall, test split": read_bytes(s3, f"{base}/Evaluate/evaluation/pr_curve.png"),
         "Feature importance": read_bytes(s3, f"{base}/Evaluate/evaluation/feature_importance.png"),
     }
-    return evaluation, pngs, found
+    return evaluation, pngs
 
 
 @report_app.command("audit")
@@ -149,13 +166,10 @@ def run_report_command(
 
     config = context.settings()
     aws, decisions, _ = _lake(config)
-    versions = context.registry(aws, config).list()
-    if not versions:
-        raise UserError("no model version is registered")
-    version = model or versions[-1].version
-    evaluation, pngs, _ = _evaluation(aws, config, version)
+    found = _version(aws, config, model)
+    evaluation, pngs = _evaluation(aws, config, found)
     path = write_report(
-        out, decisions, evaluation, pngs, f"SecureBank run report — model version {version}"
+        out, decisions, evaluation, pngs, f"SecureBank run report — model version {found.version}"
     )
     console.print(f"report written: {path.resolve()}")
 
@@ -175,13 +189,8 @@ def drift_command(
 
     config = context.settings()
     aws, decisions, _ = _lake(config)
-    versions = context.registry(aws, config).list()
-    if not versions:
-        raise UserError("no model version is registered")
-    found = next((v for v in versions if v.version == (model or versions[-1].version)), None)
-    if found is None:
-        raise UserError(f"model version {model} does not exist")
-    base = f"s3://{config.names.artifacts_bucket}/pipeline/{found.metadata['pipeline_execution']}"
+    found = _version(aws, config, model)
+    base = _run_prefix(config, found)
     s3 = aws.client("s3")
     train = pd.read_parquet(
         io.BytesIO(read_bytes(s3, f"{base}/BuildFeatures/train/part-0.parquet"))

@@ -36,6 +36,16 @@ def _command(*args: str, env: dict[str, str], capture: bool = False) -> str:
     return result.stdout or ""
 
 
+def _stop_servers(env: dict[str, str]) -> None:
+    for args in (("endpoint", "stop"), ("stack", "down")):
+        subprocess.run(
+            [sys.executable, "-m", "securebank.cli.app", *args],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+
+
 def demo_command(
     transactions: Annotated[int, typer.Option(min=20_000, help="Simulated history.")] = 200_000,
     stream: Annotated[int, typer.Option(min=100, help="Transactions to stream.")] = 5_000,
@@ -50,13 +60,7 @@ def demo_command(
     env = {**os.environ, "SECUREBANK_HOME": str(home), "COLUMNS": os.environ.get("COLUMNS", "110")}
     # The local AWS is ~30x slower than DynamoDB (see docs/stream.md): give the endpoint room.
     env.setdefault("LATENCY_BUDGET_MS", "1000")
-    for args in (("endpoint", "stop"), ("stack", "down")):
-        subprocess.run(
-            [sys.executable, "-m", "securebank.cli.app", *args],
-            env=env,
-            capture_output=True,
-            check=False,
-        )
+    _stop_servers(env)
     shutil.rmtree(home, ignore_errors=True)
     data = str(home / "data")
     report = home / "reports" / "run.html"
@@ -117,11 +121,5 @@ def demo_command(
         )
         _command("report", "run", "--out", str(report), env=env)
     finally:
-        for args in (("endpoint", "stop"), ("stack", "down")):
-            subprocess.run(
-                [sys.executable, "-m", "securebank.cli.app", *args],
-                env=env,
-                capture_output=True,
-                check=False,
-            )
+        _stop_servers(env)
     console.print(f"\ndemo finished; the report is {report.resolve()}")

@@ -220,13 +220,7 @@ def run_command(
 
 def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retries):
     from securebank.cli.endpoint import running_server
-    from securebank.event_source import (
-        Checkpoints,
-        EventSourceMapping,
-        MappingConfig,
-        ShardPoller,
-        shard_ids,
-    )
+    from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig
     from securebank.scorer import handler
     from securebank.scorer.assembly import NoFallbackModel, build_parts
 
@@ -246,32 +240,23 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
         ) from error
     if runtime_url is None:
         handler._parts.endpoint = None
-    kinesis, sqs = aws.client("kinesis"), aws.client("sqs")
-    arn, shards = shard_ids(kinesis, config.names.stream)
-    mapping_config = MappingConfig(
-        batch_size=batch_size,
-        batching_window_s=window,
-        max_retry_attempts=max_retries,
-        on_failure_queue_url=sqs.get_queue_url(QueueName=config.names.stream_failure_queue)[
-            "QueueUrl"
-        ],
+    sqs = aws.client("sqs")
+    mapping = EventSourceMapping.for_stream(
+        kinesis=aws.client("kinesis"),
+        sqs=sqs,
+        stream_name=config.names.stream,
+        handler=handler.lambda_handler,
+        config=MappingConfig(
+            batch_size=batch_size,
+            batching_window_s=window,
+            max_retry_attempts=max_retries,
+            on_failure_queue_url=sqs.get_queue_url(QueueName=config.names.stream_failure_queue)[
+                "QueueUrl"
+            ],
+        ),
+        checkpoints=Checkpoints(folder / "checkpoints.json"),
+        region=config.region,
     )
-    checkpoints = Checkpoints(folder / "checkpoints.json")
-    pollers = [
-        ShardPoller(
-            kinesis=kinesis,
-            sqs=sqs,
-            stream_name=config.names.stream,
-            stream_arn=arn,
-            shard_id=shard,
-            handler=handler.lambda_handler,
-            config=mapping_config,
-            checkpoints=checkpoints,
-            region=config.region,
-        )
-        for shard in shards
-    ]
-    mapping = EventSourceMapping(pollers)
     mapping.start()
     return mapping, EmfView(emf_path)
 

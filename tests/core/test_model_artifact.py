@@ -2,33 +2,20 @@ import dataclasses
 
 import numpy as np
 import pytest
-import xgboost as xgb
 
-from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import (
     IncompatibleModel,
     ModelManifest,
     load_model,
     load_model_bytes,
     pack_model_dir,
-    save_model_dir,
 )
+from tests.builders import make_model_dir
 
 
 def _model(tmp_path, version=FEATURE_SET_VERSION):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(200, len(FEATURE_NAMES)))
-    y = (x[:, 0] > 0.5).astype(int)
-    booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(x, label=y), 5)
-    manifest = ModelManifest(
-        feature_names=list(FEATURE_NAMES),
-        feature_set_version=version,
-        review_threshold=0.5,
-        decline_threshold=0.9,
-        threshold_rule="test",
-        training_range={},
-    )
-    save_model_dir(tmp_path / "model", booster, manifest)
+    _, booster, x = make_model_dir(tmp_path / "model", 0, version)
     return pack_model_dir(tmp_path / "model", tmp_path / "model.tar.gz"), booster, x
 
 

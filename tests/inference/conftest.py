@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import xgboost as xgb
 
-from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
-from securebank.model_artifact import ModelManifest, save_model_dir
+from securebank.features.definitions import FEATURE_NAMES
+from tests.builders import make_model_dir as build_model_dir
 
 
-def make_model_dir(folder, seed: int, feature_set_version: str = FEATURE_SET_VERSION):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(2000, len(FEATURE_NAMES))).astype(np.float32)
-    y = (x[:, 0] + 0.5 * x[:, 1] > 1.5).astype(int)
-    booster = xgb.train(
-        {"objective": "binary:logistic", "max_depth": 3, "seed": seed},
-        xgb.DMatrix(x, label=y, feature_names=list(FEATURE_NAMES)),
-        20,
-    )
-    manifest = ModelManifest(
-        feature_names=list(FEATURE_NAMES),
-        feature_set_version=feature_set_version,
-        review_threshold=0.5,
-        decline_threshold=0.9,
-        threshold_rule="test",
-        training_range={},
-    )
-    save_model_dir(folder, booster, manifest)
-    return folder
+def make_model_dir(folder, seed: int, feature_set_version: str | None = None):
+    return build_model_dir(folder, seed, feature_set_version)[0]
 
 
 @pytest.fixture(scope="session")

@@ -171,6 +171,7 @@ def test_switching_versions_under_load_drops_no_request(server, model_dirs):
     client = runtime(server)
     failures: list[str] = []
     versions: set[str] = set()
+    served = [0]
     stop = threading.Event()
 
     def load() -> None:
@@ -180,6 +181,7 @@ def test_switching_versions_under_load_drops_no_request(server, model_dirs):
                     EndpointName=NAME, Body=csv(row(1.0)), ContentType="text/csv"
                 )
                 versions.add(r["CustomAttributes"])
+                served[0] += 1
             except Exception as error:
                 failures.append(repr(error))
 
@@ -188,6 +190,9 @@ def test_switching_versions_under_load_drops_no_request(server, model_dirs):
         t.start()
     for i in range(20):
         server.endpoint.apply(single(model_dirs, "2" if i % 2 == 0 else "1"))
+        before, deadline = served[0], time.monotonic() + 10
+        while served[0] < before + 3 and time.monotonic() < deadline:  # let each config serve
+            time.sleep(0.001)
     stop.set()
     for t in threads:
         t.join()

@@ -115,26 +115,16 @@ def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, t
         [(r["card_id"], contract_json(r)) for r in rows],
         rate=100_000,
     )
-    kinesis, sqs = aws.client("kinesis"), aws.client("sqs")
-    arn, shards = shard_ids(kinesis, aws.names.stream)
     checkpoints = tmp_path / "checkpoints.json"
 
     def mapping():
-        shared = Checkpoints(checkpoints)
-        return EventSourceMapping(
-            [
-                ShardPoller(
-                    kinesis=kinesis,
-                    sqs=sqs,
-                    stream_name=aws.names.stream,
-                    stream_arn=arn,
-                    shard_id=shard,
-                    handler=handler.lambda_handler,
-                    config=MappingConfig(batch_size=50, batching_window_s=0.05),
-                    checkpoints=shared,
-                )
-                for shard in shards
-            ]
+        return EventSourceMapping.for_stream(
+            kinesis=aws.client("kinesis"),
+            sqs=aws.client("sqs"),
+            stream_name=aws.names.stream,
+            handler=handler.lambda_handler,
+            config=MappingConfig(batch_size=50, batching_window_s=0.05),
+            checkpoints=Checkpoints(checkpoints),
         )
 
     first = mapping()
