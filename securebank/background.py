@@ -46,12 +46,30 @@ def answers(url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def read(state_file: Path, health_path: str) -> ServerInfo | None:
-    """The recorded server, if it still answers."""
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read(state_file: Path, health_path: str, busy_wait_s: float = 15.0) -> ServerInfo | None:
+    """The recorded server, if it still answers.
+
+    A live process that is slow to answer (busy) is waited for rather than taken for dead, so a
+    second server is never started beside a working one.
+    """
     if not state_file.is_file():
         return None
     info = ServerInfo(**json.loads(state_file.read_text()))
-    return info if answers(info.url + health_path) else None
+    if not alive(info.pid):
+        return None
+    if answers(info.url + health_path):
+        return info
+    return info if answers(info.url + health_path, timeout=busy_wait_s) else None
 
 
 def start(

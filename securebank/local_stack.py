@@ -23,7 +23,8 @@ from securebank.resources import (
 
 STATE_FILE = "stack.json"
 LOG_FILE = "stack.log"
-HEALTH_PATH = "/moto-api/data.json"
+#: A cheap route (data.json would serialize the whole state, slow once the stack holds data).
+HEALTH_PATH = "/moto-api/config"
 
 
 class StackError(RuntimeError):
