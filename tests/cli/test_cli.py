@@ -33,6 +33,15 @@ def securebank(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         ("data", "generate", "--start", "2099-01-01"),
         ("features", "build", "--data", "no-such-folder"),
         ("no-such-command",),
+        ("model", "approve", "0"),
+        ("model", "deploy", "1", "--canary", "10", "--shadow", "--target", "mars"),
+        ("stream", "send", "--data", "x"),
+        ("stream", "run"),
+        ("analytics", "query"),
+        ("report", "audit", "--from", "yesterday", "--to", "today"),
+        ("load", "--rps", "0", "--duration", "1", "--key", "k", "--data", "x"),
+        ("api", "serve", "--port", "99999"),
+        ("data", "import", "--transactions", "nope.csv", "--map", "m.json", "--out", "o"),
     ],
 )
 def test_bad_arguments_get_one_clear_line_and_no_traceback(args, tmp_path):
