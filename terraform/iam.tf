@@ -114,7 +114,27 @@ resource "aws_iam_role" "pipeline" {
   assume_role_policy = data.aws_iam_policy_document.assume_sagemaker.json
 }
 
+# What every SageMaker role needs: the platform image and the data key.
+data "aws_iam_policy_document" "sagemaker_common" {
+  statement {
+    sid       = "Image"
+    actions   = ["ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability"]
+    resources = ["arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/${var.prefix}*"]
+  }
+  statement {
+    sid       = "ImageToken"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
+  }
+  statement {
+    sid       = "Encryption"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [aws_kms_key.data.arn]
+  }
+}
+
 data "aws_iam_policy_document" "pipeline" {
+  source_policy_documents = [data.aws_iam_policy_document.sagemaker_common.json]
   statement {
     sid       = "ReadRawData"
     actions   = ["s3:GetObject", "s3:ListBucket"]
@@ -147,21 +167,6 @@ data "aws_iam_policy_document" "pipeline" {
     resources = [aws_iam_role.pipeline.arn]
   }
   statement {
-    sid       = "Image"
-    actions   = ["ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability"]
-    resources = ["arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/${var.prefix}*"]
-  }
-  statement {
-    sid       = "ImageToken"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
-  }
-  statement {
-    sid       = "Encryption"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.data.arn]
-  }
-  statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:/aws/sagemaker/*"]
@@ -179,6 +184,7 @@ resource "aws_iam_role" "endpoint" {
 }
 
 data "aws_iam_policy_document" "endpoint" {
+  source_policy_documents = [data.aws_iam_policy_document.sagemaker_common.json]
   statement {
     sid       = "Models"
     actions   = ["s3:GetObject"]
@@ -188,21 +194,6 @@ data "aws_iam_policy_document" "endpoint" {
     sid       = "DataCapture"
     actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.data["lake"].arn}/capture/*"]
-  }
-  statement {
-    sid       = "Image"
-    actions   = ["ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage", "ecr:BatchCheckLayerAvailability"]
-    resources = ["arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/${var.prefix}*"]
-  }
-  statement {
-    sid       = "ImageToken"
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
-  }
-  statement {
-    sid       = "Encryption"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.data.arn]
   }
   statement {
     sid       = "Logs"
