@@ -24,8 +24,7 @@ def up_command(
         info = local_stack.start(config.home, port or None)
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
-    aws = context.clients(config)
-    del aws
+    context.clients(config)  # creates the platform's resources in it
     console.print(f"local AWS running at {info.url} (pid {info.pid})")
     console.print(f"export AWS_ENDPOINT_URL={info.url}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,6 +90,3 @@ def card_count(aws, card_id: str) -> int:
     )["Item"]
     state = decode_card({k: TypeDeserializer().deserialize(v) for k, v in item.items()})
     return state.version
-
-
-__all__ = ["json"]
