@@ -23,8 +23,9 @@ from securebank.model_artifact import FraudModel
 
 #: Below this many milliseconds left, the endpoint is not called at all.
 MIN_ENDPOINT_MS = 5
-#: Timeouts are rounded down to this granularity so clients can be reused.
-TIMEOUT_STEP_MS = 5
+#: Timeouts are rounded down to one of these (ms), so a few warm keep-alive clients serve
+#: every budget instead of one new client per distinct remainder.
+TIMEOUT_LADDER_MS = (5, 10, 15, 20, 30, 40, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000)
 
 
 @dataclass
@@ -74,7 +75,9 @@ class EndpointScorer:
         self._by_timeout: dict[int, Any] = {}
 
     def _client(self, timeout_ms: int) -> Any:
-        bucket = max(TIMEOUT_STEP_MS, timeout_ms // TIMEOUT_STEP_MS * TIMEOUT_STEP_MS)
+        bucket = max(
+            (step for step in TIMEOUT_LADDER_MS if step <= timeout_ms), default=TIMEOUT_LADDER_MS[0]
+        )
         client = self._by_timeout.get(bucket)
         if client is None:
             seconds = bucket / 1000
