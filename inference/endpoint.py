@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from securebank.inference.explain import APPROXIMATE, EXACT, reason_codes
+from securebank.inference.explain import EXACT, reason_codes
 from securebank.model_artifact import FraudModel, load_model
 
 
@@ -220,6 +220,3 @@ class Endpoint:
             if live.shadow is None
             else {**asdict(live.shadow.spec), "invocations": self.counts[live.shadow.spec.name]},
         }
-
-
-__all__ = ["APPROXIMATE", "EXACT", "Endpoint", "EndpointConfig", "UnknownVariant", "VariantSpec"]

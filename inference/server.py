@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -206,6 +205,3 @@ def start_in_thread(server: ModelServer) -> threading.Thread:
     thread = threading.Thread(target=server.serve_forever, name="model-server", daemon=True)
     thread.start()
     return thread
-
-
-__all__ = ["HTTPStatus", "ModelServer", "parse_custom_attributes", "start_in_thread"]

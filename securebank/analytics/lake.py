@@ -10,6 +10,7 @@ import io
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
@@ -50,7 +51,7 @@ def read_decisions(
     table = pa.concat_tables(tables, promote_options="permissive")
     table = table.sort_by([("decided_at_ms", "ascending"), ("transaction_id", "ascending")])
     ids = table["transaction_id"].to_numpy(zero_copy_only=False)
-    _, first = __import__("numpy").unique(ids, return_index=True)
+    _, first = np.unique(ids, return_index=True)
     return table.take(pa.array(sorted(first)))
 
 

@@ -16,7 +16,7 @@ from securebank import background
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
-from securebank.inference.rollout import RolloutError, RolloutState
+from securebank.inference.rollout import RolloutState
 from securebank.settings import Settings
 
 app = typer.Typer(help="The real-time endpoint: serve, start, stop, status.", no_args_is_help=True)
@@ -204,6 +204,3 @@ def describe(state: RolloutState) -> str:
     if state.config.shadow:
         parts.append(f"shadow {state.config.shadow.name}")
     return ", ".join(parts)
-
-
-__all__ = ["RolloutError", "apply_state", "describe", "load_state"]
