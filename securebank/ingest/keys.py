@@ -33,6 +33,18 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def split_key(key: str) -> tuple[str, str] | None:
+    """(key id, secret) of a key shaped `sbk_<id>_<secret>`, else None.
+
+    The id is hex and never holds `_`; the secret is URL-safe base64 and may, so only the first
+    `_` after the id separates them.
+    """
+    if not key.startswith(PREFIX) or "_" not in key[len(PREFIX) :]:
+        return None
+    key_id, secret = key[len(PREFIX) :].split("_", 1)
+    return (key_id, secret) if key_id and secret else None
+
+
 class KeyStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -62,10 +74,10 @@ class KeyStore:
 
     def verify(self, key: str) -> ApiKey | None:
         """The key's record if the key is genuine, else None."""
-        if not key.startswith(PREFIX) or key.count("_") < 2:
+        parts = split_key(key)
+        if parts is None:
             return None
-        key_id = key[len(PREFIX) :].split("_", 1)[0]
-        record = self._load().get(key_id)
+        record = self._load().get(parts[0])
         if record is None or not hmac.compare_digest(record.digest, _digest(key)):
             return None
         return record

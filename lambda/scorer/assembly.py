@@ -7,7 +7,7 @@ from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import load_model_bytes
 from securebank.registry import ModelRegistry
 from securebank.s3io import read_bytes
-from securebank.scorer.decisions import DecisionWriter
+from securebank.scorer.decision_store import DecisionWriter
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
 from securebank.scorer.processor import ScorerParts
 from securebank.scorer.scoring import EndpointScorer, FallbackScorer

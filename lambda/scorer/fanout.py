@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from securebank.pan import contains_pan
-from securebank.scorer.decisions import Decision
+from securebank.scorer.decision_store import Decision
 from securebank.scorer.records import StreamRecord
 
 SNS_BATCH = 10

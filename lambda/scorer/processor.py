@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from securebank.features.online import FeatureInput, compute_features
-from securebank.scorer.decisions import Decision, DecisionWriter
+from securebank.scorer.decision_store import Decision, DecisionWriter
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
 from securebank.scorer.records import StreamRecord, decode_record
 from securebank.scorer.scoring import EndpointScorer, FallbackScorer, score_within_budget
