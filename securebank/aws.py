@@ -23,6 +23,9 @@ class AwsClients:
     endpoint_url: str | None = None
     runtime_endpoint_url: str | None = None
     local: bool = False
+    #: Per-service endpoints (`{"dynamodb": url, ...}`), ahead of `endpoint_url`: the local
+    #: stack serves each service from the server measured best for it.
+    service_endpoints: dict[str, str] = field(default_factory=dict)
     _session: boto3.Session = field(init=False, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
@@ -38,10 +41,20 @@ class AwsClients:
         """A client for `service`; with `config`, a fresh one (timeouts differ per use)."""
         if config is None and service in self._cache:
             return self._cache[service]
-        endpoint = self.endpoint_url
+        endpoint = self.service_endpoints.get(service, self.endpoint_url)
         if service == "sagemaker-runtime" and self.runtime_endpoint_url:
             endpoint = self.runtime_endpoint_url
         client = self._session.client(service, endpoint_url=endpoint, config=config)
         if config is None:
             self._cache[service] = client
         return client
+
+    def with_runtime(self, runtime_endpoint_url: str | None) -> AwsClients:
+        """The same endpoints, with InvokeEndpoint sent to `runtime_endpoint_url`."""
+        return AwsClients(
+            region=self.region,
+            endpoint_url=self.endpoint_url,
+            runtime_endpoint_url=runtime_endpoint_url,
+            local=self.local,
+            service_endpoints=dict(self.service_endpoints),
+        )

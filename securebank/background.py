@@ -3,6 +3,7 @@ them (the local AWS, the model server)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -79,8 +80,28 @@ def start(
     log_file: Path,
     health_path: str,
     wait_seconds: float = 30.0,
+    env: dict[str, str] | None = None,
 ) -> ServerInfo:
+    """Start `command` detached, wait until it answers, record it in `state_file`.
+
+    `env` adds variables to this process's environment for the server.
+    """
+    info = launch(command, port, log_file, health_path, wait_seconds, env)
     state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps(asdict(info)))
+    return info
+
+
+def launch(
+    command: list[str],
+    port: int,
+    log_file: Path,
+    health_path: str,
+    wait_seconds: float = 30.0,
+    env: dict[str, str] | None = None,
+) -> ServerInfo:
+    """Start `command` detached (its own session) and wait until it answers on `port`."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             command,
@@ -88,16 +109,40 @@ def start(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **env} if env else None,
         )
     info = ServerInfo(pid=process.pid, port=port)
     deadline = time.monotonic() + wait_seconds
     while not answers(info.url + health_path, timeout=0.5):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait()
             raise ServerError(f"the server did not start on port {port}; see {log_file}")
         time.sleep(0.1)
-    state_file.write_text(json.dumps(asdict(info)))
     return info
+
+
+def _reap(pid: int) -> None:
+    """Collect `pid` if it is this process's exited child (else it lingers as a zombie)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def terminate(pid: int, grace_s: float = 10.0) -> bool:
+    """SIGTERM `pid` and wait for it to exit (SIGKILL after `grace_s`); False if it was gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 def stop(state_file: Path) -> bool:
@@ -106,15 +151,4 @@ def stop(state_file: Path) -> bool:
         return False
     info = ServerInfo(**json.loads(state_file.read_text()))
     state_file.unlink()
-    try:
-        os.kill(info.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return False
-    for _ in range(100):
-        try:
-            os.kill(info.pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    os.kill(info.pid, signal.SIGKILL)
-    return True
+    return terminate(info.pid, grace_s=5.0)

@@ -4,7 +4,8 @@ Polls every shard, batches records (batch size, batching window), invokes the ha
 exact Lambda Kinesis event shape, and honours ReportBatchItemFailures (retry from the first
 failed record), bisect-on-error, the maximum retry attempts and an on-failure destination (an
 SQS message describing the batch, as Lambda sends). Checkpoints per shard are kept in a file,
-so a restarted runner resumes after the last batch it finished.
+so a restarted runner resumes after the last batch it finished; the file is stamped with the
+stream's identity, and positions of another stream stop the mapping with CheckpointMismatch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,24 +47,124 @@ class LocalContext:
         return 60_000
 
 
+class CheckpointMismatch(RuntimeError):
+    """Saved positions that do not belong to the stream being read: resuming from them would
+    silently skip (or replay) records, so the mapping refuses to start."""
+
+
+@dataclass(frozen=True)
+class StreamIdentity:
+    """What makes a stream this stream: a re-created stream of the same name differs in its
+    creation time and in its shards' first sequence numbers."""
+
+    stream_arn: str
+    created: str
+    shards: dict[str, str]
+
+    @classmethod
+    def of(cls, kinesis: Any, stream_name: str) -> StreamIdentity:
+        summary = kinesis.describe_stream_summary(StreamName=stream_name)
+        summary = summary["StreamDescriptionSummary"]
+        shards = kinesis.list_shards(StreamName=stream_name)["Shards"]
+        return cls(
+            stream_arn=summary["StreamARN"],
+            created=summary["StreamCreationTimestamp"].isoformat(),
+            shards={
+                s["ShardId"]: s["SequenceNumberRange"]["StartingSequenceNumber"] for s in shards
+            },
+        )
+
+
 class Checkpoints:
+    """Per-shard positions in a file, stamped with the identity of the stream they belong to.
+
+    File: `{"stream": {stream_arn, created, shards}, "positions": {shard: sequence}}` (a flat
+    `{shard: sequence}` file from before the stamp is read as positions without one).
+    """
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._data: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+        self._stream: dict[str, Any] | None = None
+        self._data: dict[str, str] = {}
+        if path.is_file():
+            self._stream, self._data = self._parse(json.loads(path.read_text()))
+
+    @staticmethod
+    def _parse(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
+        if "positions" in raw:
+            return raw.get("stream"), dict(raw["positions"])
+        return None, dict(raw)
 
     def get(self, shard_id: str) -> str | None:
         return self._data.get(shard_id)
 
+    def bind(self, identity: StreamIdentity, kinesis: Any, stream_name: str) -> None:
+        """Check that the saved positions belong to `identity`'s stream, then stamp it.
+
+        Raises CheckpointMismatch naming the file and what differs; never drops a position.
+        """
+        current = asdict(identity)
+        problems: list[str] = []
+        if self._stream is not None and (
+            self._stream.get("stream_arn") != identity.stream_arn
+            or self._stream.get("created") != identity.created
+            or self._stream.get("shards") != identity.shards
+        ):
+            problems.append(
+                f"they were saved for {self._stream.get('stream_arn')} created "
+                f"{self._stream.get('created')}, the stream now is {identity.stream_arn} "
+                f"created {identity.created}"
+            )
+        for shard, position in sorted(self._data.items()):
+            if shard not in identity.shards:
+                problems.append(f"shard {shard} is not in the stream")
+            elif not _position_valid(kinesis, stream_name, shard, position):
+                problems.append(f"position {position} is not in shard {shard}")
+        if problems:
+            raise CheckpointMismatch(
+                f"checkpoints in {self.path} do not belong to stream {stream_name}: "
+                + "; ".join(problems)
+                + ". Resuming would skip or replay records: move the file away to start from "
+                "the oldest record (TRIM_HORIZON), or restore the matching stream."
+            )
+        with self._lock:
+            self._stream = current
+            self._write()
+
     def set(self, shard_id: str, sequence_number: str) -> None:
         with self._lock:
             if self.path.is_file():  # keep other writers' shards
-                self._data = {**json.loads(self.path.read_text()), **self._data}
+                stream, saved = self._parse(json.loads(self.path.read_text()))
+                self._stream = self._stream or stream
+                self._data = {**saved, **self._data}
             self._data[shard_id] = sequence_number
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_suffix(".tmp")
-            temporary.write_text(json.dumps(self._data))
-            temporary.replace(self.path)
+            self._write()
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({"stream": self._stream, "positions": self._data}))
+        temporary.replace(self.path)
+
+
+def _position_valid(kinesis: Any, stream_name: str, shard: str, position: str) -> bool:
+    """Whether Kinesis accepts `position` as a sequence number of `shard` (AWS and kinesalite
+    refuse one from another shard or stream, or past the shard's tip)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        kinesis.get_shard_iterator(
+            StreamName=stream_name,
+            ShardId=shard,
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            StartingSequenceNumber=position,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "InvalidArgumentException":
+            return False
+        raise
+    return True
 
 
 @dataclass
@@ -260,7 +361,11 @@ class EventSourceMapping:
         checkpoints: Checkpoints,
         region: str = "us-east-1",
     ) -> EventSourceMapping:
-        """A poller for every shard of the stream, sharing one checkpoint file."""
+        """A poller for every shard of the stream, sharing one checkpoint file.
+
+        Raises CheckpointMismatch when the file's positions belong to another stream.
+        """
+        checkpoints.bind(StreamIdentity.of(kinesis, stream_name), kinesis, stream_name)
         arn, shards = shard_ids(kinesis, stream_name)
         return cls(
             [

@@ -1,14 +1,28 @@
-"""The local AWS: moto's server mode on 127.0.0.1, and the platform's resources created in it.
+"""The local AWS: four servers on 127.0.0.1, chosen per service by measurement, that keep state.
 
-`start` runs `moto.server` as a detached process and records its endpoint in `HOME/stack.json`, so
-later commands find it; `provision` creates every resource the platform uses, with the names of
-`ResourceNames` (the same rule terraform/ uses). State lives in the server's memory: `stop` ends
-it and everything in it.
+- DynamoDB: dynalite (npm, LevelDB in HOME/aws/dynamodb): a kill -9 keeps every acknowledged write.
+- Kinesis: kinesalite (npm, LevelDB in HOME/aws/kinesis): same.
+- S3, SNS, SQS: MiniStack (PyPI, its own venv, HOME/aws/ministack): S3 objects are files and
+  survive anything; SNS/SQS are snapshotted every `SNAPSHOT_S` s, the loss bound of a kill -9.
+- SageMaker control plane: moto's server, every request journalled (HOME/aws/sagemaker.jsonl,
+  written before the answer) and the changes replayed on start.
+
+docs/architecture.md ("Local AWS") gives the measurements behind the choice. boto3 reaches each
+through its per-service endpoint (`AwsClients.service_endpoints`, or boto3's own
+`AWS_ENDPOINT_URL_<SERVICE>` variables). `start` starts what is not running and records the four
+in `HOME/stack.json`; `stop` ends them gracefully (state kept); `reset` also deletes the state.
+Nothing is downloaded at run time: `make install-local-aws` installs the servers beforehand.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
 import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +36,245 @@ from securebank.resources import (
 )
 
 STATE_FILE = "stack.json"
-LOG_FILE = "stack.log"
-#: A cheap route (data.json would serialize the whole state, slow once the stack holds data).
-HEALTH_PATH = "/moto-api/config"
+DATA_DIR = "aws"
+#: SNS/SQS snapshot period of MiniStack (seconds): the loss bound for queues on a crash.
+SNAPSHOT_S = 1.0
+#: The repository's local-aws/ folder: the npm lockfile, the wrappers, MiniStack's pins.
+LOCAL_AWS_DIR = Path(__file__).resolve().parents[1] / "local-aws"
+MINISTACK_PYTHON = Path(__file__).resolve().parents[1] / ".venv-ministack" / "bin" / "python"
+INSTALL_HINT = "run `make install-local-aws` (Node 20 and npm; MiniStack in .venv-ministack)"
 
 
 class StackError(RuntimeError):
     """The local stack could not be started or reached."""
 
 
-def read_info(home: Path) -> ServerInfo | None:
-    """The recorded stack, if its server still answers."""
-    return background.read(home / STATE_FILE, HEALTH_PATH)
+@dataclass(frozen=True)
+class Component:
+    """One server of the stack and the AWS services it answers for."""
+
+    name: str
+    services: tuple[str, ...]
+    health_path: str
 
 
-def start(home: Path, port: int | None = None) -> ServerInfo:
-    """Start the local AWS unless it already runs; return where it listens."""
-    running = read_info(home)
-    if running is not None:
-        return running
-    port = port or background.free_port()
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+#: Start order matters only for speed: the slowest to boot first.
+COMPONENTS = (
+    Component("ministack", ("s3", "sns", "sqs"), "/_ministack/health"),
+    Component("moto", ("sagemaker",), "/moto-api/config"),
+    Component("dynamodb", ("dynamodb",), "/"),
+    Component("kinesis", ("kinesis",), "/"),
+)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The running stack: one server per component."""
+
+    servers: dict[str, ServerInfo]
+
+    @property
+    def url(self) -> str:
+        """The default endpoint (moto: SageMaker, and any service without its own)."""
+        return self.servers["moto"].url
+
+    @property
+    def service_endpoints(self) -> dict[str, str]:
+        return {service: self.servers[c.name].url for c in COMPONENTS for service in c.services}
+
+    def environment(self) -> dict[str, str]:
+        """boto3's variables that send every client of another process to this stack."""
+        env = {"AWS_ENDPOINT_URL": self.url}
+        for service, url in self.service_endpoints.items():
+            env[f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}"] = url
+        return env
+
+
+def data_dir(home: Path) -> Path:
+    return home / DATA_DIR
+
+
+def _read_recorded(home: Path) -> dict[str, ServerInfo]:
+    path = home / STATE_FILE
+    if not path.is_file():
+        return {}
     try:
-        return background.start(command, port, home / STATE_FILE, home / LOG_FILE, HEALTH_PATH)
+        recorded = json.loads(path.read_text())
+        return {name: ServerInfo(**info) for name, info in recorded["servers"].items()}
+    except (ValueError, KeyError, TypeError):
+        return {}  # a file from an older layout: its servers are found dead below
+
+
+def _answering(components: dict[str, ServerInfo]) -> dict[str, ServerInfo]:
+    by_name = {c.name: c for c in COMPONENTS}
+    return {
+        name: info
+        for name, info in components.items()
+        if name in by_name
+        and background.alive(info.pid)
+        and background.answers(info.url + by_name[name].health_path, timeout=5.0)
+    }
+
+
+def read_info(home: Path) -> Stack | None:
+    """The recorded stack, if all of its servers still answer."""
+    servers = _answering(_read_recorded(home))
+    return Stack(servers) if len(servers) == len(COMPONENTS) else None
+
+
+def status(home: Path) -> dict[str, ServerInfo | None]:
+    """Each component's server, or None where it is not running."""
+    servers = _answering(_read_recorded(home))
+    return {c.name: servers.get(c.name) for c in COMPONENTS}
+
+
+def _command(component: str, port: int, home: Path) -> tuple[list[str], dict[str, str]]:
+    data = data_dir(home)
+    if component in ("dynamodb", "kinesis"):
+        node = shutil.which("node")
+        serve = LOCAL_AWS_DIR / "serve.js"
+        if node is None or not (LOCAL_AWS_DIR / "node_modules" / "dynalite").is_dir():
+            raise StackError(f"dynalite/kinesalite are not installed: {INSTALL_HINT}")
+        folder = data / component
+        folder.mkdir(parents=True, exist_ok=True)
+        return [node, str(serve), component, "--port", str(port), "--path", str(folder)], {}
+    if component == "ministack":
+        if not MINISTACK_PYTHON.is_file():
+            raise StackError(f"MiniStack is not installed: {INSTALL_HINT}")
+        folder = data / "ministack"
+        env = {
+            "BIND_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(port),
+            "PERSIST_STATE": "1",
+            "STATE_DIR": str(folder / "state"),
+            "S3_PERSIST": "1",
+            "S3_DATA_DIR": str(folder / "s3"),
+            "IOT_MTLS_ENABLED": "0",
+            "LOG_LEVEL": "WARNING",
+            "TMPDIR": str(folder),
+            "SECUREBANK_SNAPSHOT_S": str(SNAPSHOT_S),
+        }
+        return [str(MINISTACK_PYTHON), str(LOCAL_AWS_DIR / "ministack_serve.py")], env
+    journal = data / "sagemaker.jsonl"
+    env = {"MOTO_RECORDER_FILEPATH": str(journal)}
+    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env
+
+
+def start(home: Path, port: int | None = None) -> Stack:
+    """Start every server of the local AWS that is not running; return where they listen.
+
+    `port`, when given, is the first of four consecutive ports (moto, MiniStack, DynamoDB,
+    Kinesis); otherwise free ports are picked.
+    """
+    running = _answering(_read_recorded(home))
+    if len(running) == len(COMPONENTS):
+        return Stack(running)
+    servers = dict(running)
+    data_dir(home).mkdir(parents=True, exist_ok=True)
+    try:
+        for offset, component in enumerate(COMPONENTS):
+            if component.name in servers:
+                continue
+            chosen = port + offset if port else background.free_port()
+            if component.name == "moto":
+                _compact_journal(data_dir(home) / "sagemaker.jsonl")
+            command, env = _command(component.name, chosen, home)
+            info = background.launch(
+                command,
+                chosen,
+                home / f"stack-{component.name}.log",
+                component.health_path,
+                wait_seconds=60.0,
+                env=env,
+            )
+            if component.name == "moto":
+                _replay_journal(info.url, data_dir(home) / "sagemaker.jsonl")
+            servers[component.name] = info
+            _record(home, servers)
     except background.ServerError as error:
         raise StackError(f"the local AWS: {error}") from error
+    return Stack(servers)
+
+
+def _record(home: Path, servers: dict[str, ServerInfo]) -> None:
+    state = {"servers": {name: {"pid": s.pid, "port": s.port} for name, s in servers.items()}}
+    (home / STATE_FILE).write_text(json.dumps(state))
 
 
 def stop(home: Path) -> bool:
-    """Stop the local AWS; False when none was running."""
-    return background.stop(home / STATE_FILE)
+    """Stop the local AWS gracefully (state is kept); False when none was running."""
+    recorded = _read_recorded(home)
+    (home / STATE_FILE).unlink(missing_ok=True)
+    stopped = [background.terminate(info.pid, grace_s=20.0) for info in recorded.values()]
+    return any(stopped)
+
+
+def reset(home: Path) -> None:
+    """Stop the local AWS and delete everything it held (on purpose)."""
+    stop(home)
+    shutil.rmtree(data_dir(home), ignore_errors=True)
+
+
+# The SageMaker control plane: moto keeps it in memory, so every request is journalled (moto's
+# recorder appends each one to a file before answering) and the changes are replayed on start.
+_READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Search", "Query", "BatchDescribe")
+
+
+def _is_change(entry: dict[str, Any]) -> bool:
+    headers = {k.lower(): v for k, v in (entry.get("headers") or {}).items()}
+    action = str(headers.get("x-amz-target", "")).rsplit(".", 1)[-1]
+    return bool(action) and not action.startswith(_READ_ONLY_PREFIXES)
+
+
+def _compact_journal(journal: Path) -> None:
+    """Keep only the changes (reads need no replay); a torn last line is dropped."""
+    if not journal.is_file():
+        return
+    kept = []
+    for line in journal.read_text().splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if _is_change(entry):
+            kept.append(json.dumps(entry))
+    tmp = journal.with_suffix(".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    tmp.replace(journal)
+
+
+def _post(url: str, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+def _replay_journal(url: str, journal: Path) -> None:
+    """Replay the journalled SageMaker changes into a fresh moto, then journal new requests."""
+    import base64
+
+    if journal.is_file():
+        for line in journal.read_text().splitlines():
+            entry = json.loads(line)
+            body = entry.get("body") or ""
+            data = base64.b64decode(body) if entry.get("body_encoded") else body.encode()
+            headers = {
+                k: v
+                for k, v in entry["headers"].items()
+                if k.lower() not in ("host", "content-length", "transfer-encoding")
+            }
+            path = "/" + entry["url"].split("://", 1)[-1].split("/", 1)[-1]
+            # A change refused now was refused then too (a duplicate create): same state.
+            with contextlib.suppress(urllib.error.HTTPError):
+                _post(url + path, data, headers)
+    _post(url + "/moto-api/recorder/start-recording")
 
 
 def provision(aws: Any, names: ResourceNames) -> list[str]:
     """Create every resource the platform uses, if missing; return what was created.
 
     `aws` is an `AwsClients`. Names, keys, shard count, TTL attribute and index are those of
-    terraform/ (tests/test_terraform_parity.py holds the two together).
+    terraform/ (tests/terraform/test_terraform.py holds the two together).
     """
     created: list[str] = []
     s3 = aws.client("s3")
@@ -82,6 +298,21 @@ def provision(aws: Any, names: ResourceNames) -> list[str]:
     return created
 
 
+def _enable_ttl(dynamodb: Any, table: str) -> None:
+    """Declare the TTL attribute; dynalite has no UpdateTimeToLive (it never expires items,
+    like moto did): readers filter on the expiry attribute themselves either way."""
+    from botocore.exceptions import ClientError
+
+    try:
+        dynamodb.update_time_to_live(
+            TableName=table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TTL_ATTRIBUTE},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("UnknownOperationException", "400"):
+            raise
+
+
 def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
     created: list[str] = []
     kinesis = aws.client("kinesis")
@@ -100,10 +331,7 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        dynamodb.update_time_to_live(
-            TableName=names.feature_table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TTL_ATTRIBUTE},
-        )
+        _enable_ttl(dynamodb, names.feature_table)
         created.append(f"dynamodb table {names.feature_table}")
     if names.decisions_table not in tables:
         dynamodb.create_table(

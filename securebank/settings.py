@@ -27,12 +27,32 @@ class Settings(BaseSettings):
     region: str = Field(
         default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
     )
-    #: `local`: the embedded local AWS (moto's server, started on demand); `aws`: a real account.
+    #: `local`: the local AWS (`securebank stack`, started on demand); `aws`: a real account.
     target: Literal["local", "aws"] = "local"
     #: One endpoint for every AWS service (boto3's own variable); unset means AWS itself, or the
     #: local stack's endpoint when target is local.
     aws_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL")
+    )
+    #: boto3's per-service endpoints (`AWS_ENDPOINT_URL_DYNAMODB`, ...), ahead of the one above:
+    #: `securebank stack up` prints them for the local stack's mix of servers.
+    aws_endpoint_url_dynamodb: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_DYNAMODB")
+    )
+    aws_endpoint_url_kinesis: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_KINESIS")
+    )
+    aws_endpoint_url_s3: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3")
+    )
+    aws_endpoint_url_sns: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_SNS")
+    )
+    aws_endpoint_url_sqs: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_SQS")
+    )
+    aws_endpoint_url_sagemaker: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_SAGEMAKER")
     )
     #: Where InvokeEndpoint goes (boto3's variable): the local model server, when set.
     runtime_endpoint_url: str | None = Field(
@@ -68,6 +88,19 @@ class Settings(BaseSettings):
     @property
     def names(self) -> ResourceNames:
         return ResourceNames(prefix=self.prefix, environment=self.environment)
+
+    @property
+    def service_endpoints(self) -> dict[str, str]:
+        """The per-service endpoints that are set, by boto3 service name."""
+        urls = {
+            "dynamodb": self.aws_endpoint_url_dynamodb,
+            "kinesis": self.aws_endpoint_url_kinesis,
+            "s3": self.aws_endpoint_url_s3,
+            "sns": self.aws_endpoint_url_sns,
+            "sqs": self.aws_endpoint_url_sqs,
+            "sagemaker": self.aws_endpoint_url_sagemaker,
+        }
+        return {service: url for service, url in urls.items() if url}
 
     @property
     def tracking_uri(self) -> str:

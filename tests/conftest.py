@@ -1,4 +1,4 @@
-"""Shared fixtures: simulated data, and the local AWS (moto's server over real HTTP)."""
+"""Shared fixtures: simulated data, and the local AWS (the real local stack over HTTP)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,20 @@ def moto_endpoint():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def local_aws(tmp_path_factory):
+    """The local stack of `securebank stack up` (dynalite, kinesalite, MiniStack, moto), started
+    once per test session in a folder of its own and stopped at the end."""
+    from securebank import local_stack
+
+    home = tmp_path_factory.mktemp("local-aws")
+    stack = local_stack.start(home)
+    yield stack
+    local_stack.stop(home)
+
+
 @pytest.fixture
-def aws(moto_endpoint, request):
+def aws(local_aws, request):
     """Clients on the local AWS, with the platform's resources under a name unique to the test."""
     import re
 
@@ -35,7 +47,12 @@ def aws(moto_endpoint, request):
     from securebank.aws import AwsClients
     from securebank.resources import ResourceNames
 
-    clients = AwsClients(region="us-east-1", endpoint_url=moto_endpoint, local=True)
+    clients = AwsClients(
+        region="us-east-1",
+        endpoint_url=local_aws.url,
+        local=True,
+        service_endpoints=local_aws.service_endpoints,
+    )
     env = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:12] or "t"
     names = ResourceNames(prefix="sbtest", environment=env)
     local_stack.provision(clients, names)

@@ -27,6 +27,7 @@ def build_parts(settings: Settings | None = None, aws: AwsClients | None = None)
         endpoint_url=settings.aws_endpoint_url,
         runtime_endpoint_url=settings.runtime_endpoint_url,
         local=settings.target == "local",
+        service_endpoints=settings.service_endpoints,
     )
     fallback_uri = settings.fallback_model_uri
     version = "fallback"

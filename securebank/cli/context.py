@@ -16,14 +16,16 @@ def settings() -> Settings:
         raise UserError(f"invalid setting: {error}".splitlines()[0]) from error
 
 
-def local_endpoint(config: Settings) -> str:
-    """The local AWS endpoint: the configured one, or the local stack, started if needed."""
+def local_endpoints(config: Settings) -> tuple[str, dict[str, str]]:
+    """The local AWS endpoints (default, per service): the configured ones, or the local stack's,
+    started if needed."""
     if config.aws_endpoint_url:
-        return config.aws_endpoint_url
+        return config.aws_endpoint_url, config.service_endpoints
     try:
-        return local_stack.start(config.home).url
+        stack = local_stack.start(config.home)
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
+    return stack.url, stack.service_endpoints | config.service_endpoints
 
 
 def clients(config: Settings | None = None) -> AwsClients:
@@ -33,12 +35,15 @@ def clients(config: Settings | None = None) -> AwsClients:
             region=config.region,
             endpoint_url=config.aws_endpoint_url,
             runtime_endpoint_url=config.runtime_endpoint_url,
+            service_endpoints=config.service_endpoints,
         )
+    endpoint, service_endpoints = local_endpoints(config)
     aws = AwsClients(
         region=config.region,
-        endpoint_url=local_endpoint(config),
+        endpoint_url=endpoint,
         runtime_endpoint_url=config.runtime_endpoint_url,
         local=True,
+        service_endpoints=service_endpoints,
     )
     local_stack.provision(aws, config.names)
     return aws

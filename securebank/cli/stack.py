@@ -1,4 +1,4 @@
-"""`securebank stack ...`: the local AWS (moto's server on 127.0.0.1) and its resources."""
+"""`securebank stack ...`: the local AWS (four servers on 127.0.0.1) and its resources."""
 
 from __future__ import annotations
 
@@ -11,43 +11,72 @@ from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
 
-app = typer.Typer(help="The local AWS: start, stop, inspect.", no_args_is_help=True)
+app = typer.Typer(help="The local AWS: start, stop, inspect, wipe.", no_args_is_help=True)
 
 
 @app.command("up")
 def up_command(
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 0,
+    port: Annotated[
+        int,
+        typer.Option(min=0, max=65532, help="First of four consecutive ports; 0 picks free ones."),
+    ] = 0,
 ) -> None:
-    """Start the local AWS (if not running) and create the platform's resources."""
+    """Start the local AWS (what is not running) and create the platform's resources."""
     config = context.settings()
     try:
-        info = local_stack.start(config.home, port or None)
+        stack = local_stack.start(config.home, port or None)
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
-    context.clients(config)  # creates the platform's resources in it
-    console.print(f"local AWS running at {info.url} (pid {info.pid})")
-    console.print(f"export AWS_ENDPOINT_URL={info.url}")
+    context.clients(config)  # creates the platform's resources in it, if missing
+    for component in local_stack.COMPONENTS:
+        info = stack.servers[component.name]
+        console.print(
+            f"{component.name:<10} {info.url} (pid {info.pid}): {', '.join(component.services)}"
+        )
+    console.print(f"state kept in {local_stack.data_dir(config.home)}")
+    for name, value in stack.environment().items():
+        console.print(f"export {name}={value}")
 
 
 @app.command("down")
 def down_command() -> None:
-    """Stop the local AWS; everything in it is gone."""
+    """Stop the local AWS gracefully; its state stays on disk for the next `stack up`."""
     stopped = local_stack.stop(context.settings().home)
-    console.print("local AWS stopped" if stopped else "local AWS was not running")
+    console.print("local AWS stopped (state kept)" if stopped else "local AWS was not running")
+
+
+@app.command("reset")
+def reset_command(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: delete everything in it.")] = False,
+) -> None:
+    """Stop the local AWS and delete all it holds (tables, stream, lake, queues, registry)."""
+    if not yes:
+        raise UserError("`stack reset` deletes all local AWS state: add --yes to confirm")
+    config = context.settings()
+    local_stack.reset(config.home)
+    # The stream's saved positions belong to the stream just deleted.
+    (config.home / "stream" / "checkpoints.json").unlink(missing_ok=True)
+    console.print(f"local AWS stopped and {local_stack.data_dir(config.home)} deleted")
 
 
 @app.command("status")
 def status_command() -> None:
-    """Whether the local AWS runs, and what it holds."""
+    """Whether each server of the local AWS runs, and what it holds."""
     config = context.settings()
-    info = local_stack.read_info(config.home)
-    if info is None:
-        console.print("local AWS: not running (`securebank stack up` starts it)")
+    servers = local_stack.status(config.home)
+    for name, info in servers.items():
+        where = f"running at {info.url} (pid {info.pid})" if info else "not running"
+        console.print(f"{name:<10} {where}")
+    if any(info is None for info in servers.values()):
+        console.print("local AWS: not (fully) running (`securebank stack up` starts it)")
         raise typer.Exit(1)
     aws = context.clients(config)
     names = config.names
-    console.print(f"local AWS: running at {info.url} (pid {info.pid})")
     buckets = [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
     console.print(f"  buckets: {', '.join(sorted(buckets))}")
+    tables = aws.client("dynamodb").list_tables()["TableNames"]
+    console.print(f"  tables: {', '.join(sorted(tables))}")
+    streams = aws.client("kinesis").list_streams()["StreamNames"]
+    console.print(f"  streams: {', '.join(sorted(streams))}")
     versions = context.registry(aws, config).list()
     console.print(f"  model package group {names.model_package_group}: {len(versions)} versions")

@@ -220,18 +220,13 @@ def run_command(
 
 def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retries):
     from securebank.cli.endpoint import running_server
-    from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig
+    from securebank.event_source import CheckpointMismatch
     from securebank.scorer import handler
     from securebank.scorer.assembly import NoFallbackModel, build_parts
 
     server = running_server(config)
     runtime_url = config.runtime_endpoint_url or (server.url if server else None)
-    scorer_aws = type(aws)(
-        region=aws.region,
-        endpoint_url=aws.endpoint_url,
-        runtime_endpoint_url=runtime_url,
-        local=True,
-    )
+    scorer_aws = aws.with_runtime(runtime_url)
     try:
         handler._parts = build_parts(config, scorer_aws)
     except NoFallbackModel as error:
@@ -241,7 +236,19 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
     if runtime_url is None:
         handler._parts.endpoint = None
     sqs = aws.client("sqs")
-    mapping = EventSourceMapping.for_stream(
+    try:
+        mapping = _mapping(aws, sqs, config, folder, batch_size, window, max_retries)
+    except CheckpointMismatch as error:
+        raise UserError(str(error)) from error
+    mapping.start()
+    return mapping, EmfView(emf_path)
+
+
+def _mapping(aws, sqs, config, folder, batch_size, window, max_retries):
+    from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig
+    from securebank.scorer import handler
+
+    return EventSourceMapping.for_stream(
         kinesis=aws.client("kinesis"),
         sqs=sqs,
         stream_name=config.names.stream,
@@ -257,8 +264,6 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
         checkpoints=Checkpoints(folder / "checkpoints.json"),
         region=config.region,
     )
-    mapping.start()
-    return mapping, EmfView(emf_path)
 
 
 @app.command("summary")

@@ -93,9 +93,4 @@ def model_server(trained):
 
 
 def scorer_clients(aws: AwsClients, runtime_url: str | None) -> AwsClients:
-    return AwsClients(
-        region=aws.region,
-        endpoint_url=aws.endpoint_url,
-        runtime_endpoint_url=runtime_url,
-        local=True,
-    )
+    return aws.with_runtime(runtime_url)

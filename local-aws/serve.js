@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Starts dynalite (DynamoDB) or kinesalite (Kinesis) on 127.0.0.1 only, backed by LevelDB at --path.
+// kinesalite's own CLI has no host option and listens on all interfaces: this wrapper is why.
+// Usage: node serve.js dynamodb|kinesis --port PORT --path DIR
+'use strict'
+const argv = require('minimist')(process.argv.slice(2))
+const service = argv._[0]
+const factories = { dynamodb: 'dynalite', kinesis: 'kinesalite' }
+if (!factories[service] || !argv.port || !argv.path) {
+  console.error('usage: node serve.js dynamodb|kinesis --port PORT --path DIR')
+  process.exit(2)
+}
+const options = { path: argv.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0,
+  createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 50 }
+const server = require(factories[service])(options)
+server.listen(Number(argv.port), '127.0.0.1', () => {
+  const address = server.address()
+  console.log(`${factories[service]} listening at http://${address.address}:${address.port}`)
+})
+for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.close(() => process.exit(0)))
