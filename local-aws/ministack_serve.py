@@ -27,7 +27,14 @@ def _snapshot_forever(interval_s: float) -> None:
             logging.getLogger("securebank.snapshot").exception("snapshot failed")
 
 
-if __name__ == "__main__":
+def _load_then_snapshot(load=app._load_persisted_state) -> None:
+    """Snapshots start only once the saved state is loaded: a snapshot taken before would
+    write the empty boot state over it."""
+    load()
     interval = float(os.environ.get("SECUREBANK_SNAPSHOT_S", "1"))
     threading.Thread(target=_snapshot_forever, args=(interval,), daemon=True).start()
+
+
+if __name__ == "__main__":
+    app._load_persisted_state = _load_then_snapshot  # called by name at startup
     app.main()

@@ -36,6 +36,9 @@ from securebank.resources import (
 )
 
 STATE_FILE = "stack.json"
+#: Ports are kept from one start to the next: MiniStack's saved queue URLs include its port, and
+#: exported AWS_ENDPOINT_URL_* variables stay valid.
+PORTS_FILE = "ports.json"
 DATA_DIR = "aws"
 #: SNS/SQS snapshot period of MiniStack (seconds): the loss bound for queues on a crash.
 SNAPSHOT_S = 1.0
@@ -163,19 +166,28 @@ def _command(component: str, port: int, home: Path) -> tuple[list[str], dict[str
 def start(home: Path, port: int | None = None) -> Stack:
     """Start every server of the local AWS that is not running; return where they listen.
 
-    `port`, when given, is the first of four consecutive ports (moto, MiniStack, DynamoDB,
-    Kinesis); otherwise free ports are picked.
+    `port`, when given, is the first of four consecutive ports (MiniStack, moto, DynamoDB,
+    Kinesis); otherwise each server gets the port it had last time, or a free one.
     """
     running = _answering(_read_recorded(home))
     if len(running) == len(COMPONENTS):
         return Stack(running)
     servers = dict(running)
     data_dir(home).mkdir(parents=True, exist_ok=True)
+    ports_file = data_dir(home) / PORTS_FILE
+    saved = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
     try:
         for offset, component in enumerate(COMPONENTS):
             if component.name in servers:
                 continue
-            chosen = port + offset if port else background.free_port()
+            chosen = port + offset if port else saved.get(component.name)
+            if chosen is None or not _bindable(chosen):
+                if chosen is not None and component.name == "ministack":
+                    raise StackError(
+                        f"port {chosen} is in use: MiniStack's saved queue URLs name it; free it "
+                        "(or `securebank stack reset --yes` to start empty)"
+                    )
+                chosen = background.free_port()
             if component.name == "moto":
                 _compact_journal(data_dir(home) / "sagemaker.jsonl")
             command, env = _command(component.name, chosen, home)
@@ -191,9 +203,23 @@ def start(home: Path, port: int | None = None) -> Stack:
                 _replay_journal(info.url, data_dir(home) / "sagemaker.jsonl")
             servers[component.name] = info
             _record(home, servers)
+            saved[component.name] = chosen
+            ports_file.write_text(json.dumps(saved))
     except background.ServerError as error:
         raise StackError(f"the local AWS: {error}") from error
     return Stack(servers)
+
+
+def _bindable(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _record(home: Path, servers: dict[str, ServerInfo]) -> None:
