@@ -9,15 +9,32 @@ DEMO_TRANSACTIONS ?= 200000
 
 CHECKOV := .venv-checkov
 CHECKOV_INSTALLED := $(CHECKOV)/.installed
+# The local AWS (securebank/local_stack.py): dynalite + kinesalite from npm (lockfile, Node 20),
+# MiniStack in its own pinned virtualenv (it pins botocore), moto in .venv.
+MINISTACK := .venv-ministack
+MINISTACK_INSTALLED := $(MINISTACK)/.installed
+NODE_INSTALLED := local-aws/node_modules/.installed
 
-.PHONY: install demo test test-slow lint lint-terraform format bench lock clean
+.PHONY: install install-local-aws demo test test-slow lint lint-terraform format bench lock clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $(INSTALLED)
 
-install: $(INSTALLED)
+$(MINISTACK_INSTALLED): local-aws/ministack-requirements.txt
+	$(PYTHON) -m venv $(MINISTACK)
+	$(MINISTACK)/bin/python -m pip install --quiet --disable-pip-version-check -r local-aws/ministack-requirements.txt
+	touch $(MINISTACK_INSTALLED)
+
+$(NODE_INSTALLED): local-aws/package.json local-aws/package-lock.json
+	@node --version | grep -q '^v20\.' || { echo "Node 20 is required (found $$(node --version))"; exit 1; }
+	cd local-aws && npm ci --no-audit --no-fund
+	touch $(NODE_INSTALLED)
+
+install-local-aws: $(MINISTACK_INSTALLED) $(NODE_INSTALLED)
+
+install: $(INSTALLED) install-local-aws
 
 demo: install
 	$(BIN)/securebank demo --transactions $(DEMO_TRANSACTIONS) --home $(DEMO_DIR)
@@ -58,4 +75,4 @@ lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(CHECKOV) .securebank .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV) $(MINISTACK) local-aws/node_modules .securebank .pytest_cache .ruff_cache

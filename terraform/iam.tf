@@ -43,6 +43,11 @@ data "aws_iam_policy_document" "scorer" {
     resources = [aws_kinesis_stream.transactions.arn]
   }
   statement {
+    sid       = "EnhancedFanOut"
+    actions   = ["kinesis:SubscribeToShard", "kinesis:DescribeStreamConsumer"]
+    resources = [aws_kinesis_stream_consumer.scorer.arn]
+  }
+  statement {
     sid       = "ListStreams"
     actions   = ["kinesis:ListStreams"]
     resources = ["arn:${local.partition}:kinesis:${var.region}:${local.account_id}:stream/*"]

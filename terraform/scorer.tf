@@ -37,7 +37,8 @@ resource "aws_lambda_function" "scorer" {
 }
 
 resource "aws_lambda_event_source_mapping" "scorer" {
-  event_source_arn                   = aws_kinesis_stream.transactions.arn
+  # The enhanced fan-out consumer, not the stream: records are pushed, not polled once a second.
+  event_source_arn                   = aws_kinesis_stream_consumer.scorer.arn
   function_name                      = aws_lambda_function.scorer.arn
   starting_position                  = "TRIM_HORIZON"
   batch_size                         = var.scorer_batch_size

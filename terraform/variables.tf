@@ -63,8 +63,9 @@ variable "scorer_batch_size" {
 }
 
 variable "scorer_batching_window_seconds" {
-  type    = number
-  default = 0
+  description = "Lambda's batching window: 0 sends each pushed record batch at once (latency budget)."
+  type        = number
+  default     = 0
 }
 
 variable "scorer_max_retry_attempts" {

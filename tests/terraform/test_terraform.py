@@ -110,6 +110,12 @@ def test_event_source_mapping_matches_the_scorers_contract(config):
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["bisect_batch_on_function_error"] is True
     assert "on_failure" in mapping["destination_config"][0]
+    # enhanced fan-out: the mapping reads from a registered consumer, batching window 0
+    (consumer,) = config["resource"]["aws_kinesis_stream_consumer"].values()
+    assert consumer["stream_arn"] == "${aws_kinesis_stream.transactions.arn}"
+    assert mapping["event_source_arn"] == "${aws_kinesis_stream_consumer.scorer.arn}"
+    assert mapping["maximum_batching_window_in_seconds"] == "${var.scorer_batching_window_seconds}"
+    assert config["variable"]["scorer_batching_window_seconds"]["default"] == 0
     (function,) = config["resource"]["aws_lambda_function"].values()
     assert function["package_type"] == "Image"
     assert function["tracing_config"][0]["mode"] == "Active"
