@@ -2,15 +2,22 @@
 
 Sets up the whole platform the way a user does (`securebank` commands in a fresh home: data,
 pipeline, approve, deploy, endpoint, bootstrap), then runs the scorer through the local event
-source mapping in this process, with moto's server and the model server in their own processes:
+source mapping in this process, with the local stack (dynalite, kinesalite, MiniStack, moto) and
+the model server in their own processes:
 
-1. at the seed's rate (167 transactions/s) for `--seconds`: put → decision latency p50/p99
-   (decision time minus Kinesis arrival time, from the decisions table);
+1. at the seed's rate (167 transactions/s) for `--seconds` (60): put → decision latency p50/p99
+   (decision time minus Kinesis arrival time, from the decisions table), the share of decisions
+   made by the fallback model, and what each transaction used (DynamoDB capacity units, S3, SNS
+   and SQS requests, Lambda invocations and time: `securebank.cost.CallMeter`), written to
+   `--usage-out` for `securebank cost --usage`;
 2. the highest rate it holds: `--backlog` records put first, then drained; throughput is
    records over drain time.
 
-    python benchmarks/stream.py [--seconds 30] [--backlog 20000]
-Last line: {"max_sustained_tps": T, "p50_ms_at_167": A, "p99_ms_at_167": B, "shards": N, ...}
+The latency budget is LATENCY_BUDGET_MS (default 100, the seed's).
+
+    python benchmarks/stream.py [--seconds 60] [--backlog 20000] [--usage-out usage.json]
+Last line: {"max_sustained_tps": T, "p50_ms_at_167": A, "p99_ms_at_167": B,
+            "fallback_rate_at_167": F, "latency_budget_ms": 100, "shards": N, ...}
 """
 
 from __future__ import annotations
@@ -58,13 +65,15 @@ def _decision_latencies(aws, table: str, since_ms: int) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--backlog", type=int, default=20_000)
     parser.add_argument("--transactions", type=int, default=200_000)
+    parser.add_argument("--usage-out", type=Path, default=None)
     args = parser.parse_args()
+    budget = os.environ.get("LATENCY_BUDGET_MS", "100")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        env = {**os.environ, "SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": "100"}
+        env = {**os.environ, "SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": budget}
         data = str(Path(tmp) / "data")
         _cli(env, "data", "generate", "--transactions", str(args.transactions), "--out", data)
         _cli(env, "pipeline", "run", "--data", data)
@@ -80,9 +89,10 @@ def main() -> None:
 
 
 def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -> dict:
-    os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": "100"})
+    os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": env["LATENCY_BUDGET_MS"]})
     from securebank.cli import context
     from securebank.cli.endpoint import running_server
+    from securebank.cost import CallMeter, Usage
     from securebank.dataset import read_transactions
     from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig, shard_ids
     from securebank.model_artifact import load_model
@@ -97,13 +107,12 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     stream_from = manifest.training_range["test_start"]
     _cli(env, "stream", "bootstrap", "--data", data, "--until", stream_from)
     server = running_server(config)
-    scorer_aws = type(aws)(
-        region=aws.region,
-        endpoint_url=aws.endpoint_url,
-        runtime_endpoint_url=server.url,
-        local=True,
-    )
+    scorer_aws = aws.with_runtime(server.url)
     handler._parts = build_parts(config, scorer_aws)
+    # the decisions table's one GSI projects every attribute: each write is written twice
+    meter = CallMeter({config.names.decisions_table: 1})
+    for service in ("dynamodb", "s3", "sns", "sqs"):
+        meter.attach(scorer_aws.client(service))  # the cached clients the scorer's parts use
     rows = select(read_transactions(Path(data)), None, None).to_pylist()
     split = next(i for i, r in enumerate(rows) if r["event_time"].date().isoformat() >= stream_from)
     live = rows[split:]
@@ -132,8 +141,9 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         while scorer.records < sent.sent and time.monotonic() < deadline:
             time.sleep(0.1)
         scorer.close()
+        used = meter.snapshot()
+        phase_output = sink.getvalue()
         latencies = np.array(_decision_latencies(aws, config.names.decisions_table, started_ms))
-        fallbacks_before = sink.getvalue().count('"fallback":')
         backlog = payloads[count : count + args.backlog]
         send(kinesis, config.names.stream, backlog, rate=1_000_000.0)
         drain = mapping(0.2)
@@ -144,26 +154,62 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
             time.sleep(0.05)
         seconds = time.monotonic() - t0
         drain.close()
-    del fallbacks_before
-    emf = [line for line in sink.getvalue().splitlines() if '"_aws"' in line]
-    scored = fallbacks = 0.0
-    import json
-
-    for line in emf:
-        metric = json.loads(line)
-        scored += float(np.sum(metric.get("Scored", 0)))
-        fallbacks += float(np.sum(metric.get("Fallbacks", 0)))
+    at_167 = _emf_totals(phase_output)
+    drained = _emf_totals(sink.getvalue()[len(phase_output) :])
+    decided = at_167["Scored"] or 1.0
+    batches = sum(p.stats.batches for p in scorer.pollers) or 1
+    calls = used["calls"]
+    usage = Usage(
+        dynamodb_read_units=used["read_units"] / decided,
+        dynamodb_write_units=used["write_units"] / decided,
+        dynamodb_calls=sum(v for k, v in calls.items() if k.startswith("dynamodb.")) / decided,
+        record_bytes=sum(len(data) for _, data in payloads[:count]) / max(count, 1),
+        lambda_invocations=batches / decided,
+        lambda_ms_per_invocation=at_167["BatchLatency"] / at_167["batches"],
+        s3_puts=calls.get("s3.PutObject", 0) / decided,
+        lake_bytes=used["bytes"].get("s3", 0) / decided,
+        sns_requests=calls.get("sns.messages", 0) / decided,
+        sqs_requests=sum(v for k, v in calls.items() if k.startswith("sqs.")) / decided,
+        log_bytes=len(phase_output.encode()) / decided,
+        measured=f"benchmarks/stream.py, {args.seconds:g} s at 167 tx/s, {len(shards)} shards",
+    )
+    if args.usage_out is not None:
+        usage.save(args.usage_out)
     return {
         "shards": len(shards),
+        "latency_budget_ms": int(env["LATENCY_BUDGET_MS"]),
         "sent_at_167": int(sent.sent),
         "decided_at_167": len(latencies),
         "p50_ms_at_167": round(float(np.percentile(latencies, 50)), 1),
         "p99_ms_at_167": round(float(np.percentile(latencies, 99)), 1),
+        "fallback_rate_at_167": round(at_167["Fallbacks"] / decided, 4),
+        "dynamodb_calls_per_tx": round(usage.dynamodb_calls, 3),
+        "dynamodb_read_units_per_tx": round(usage.dynamodb_read_units, 3),
+        "dynamodb_write_units_per_tx": round(usage.dynamodb_write_units, 3),
+        "records_per_batch_at_167": round(decided / batches, 2),
         "backlog": len(backlog),
         "drain_seconds": round(seconds, 1),
         "max_sustained_tps": round(drain.records / seconds, 1),
-        "fallback_share": round(fallbacks / scored, 4) if scored else None,
+        "fallback_rate_draining": (
+            round(drained["Fallbacks"] / drained["Scored"], 4) if drained["Scored"] else None
+        ),
     }
+
+
+def _emf_totals(output: str) -> dict[str, float]:
+    """Sums of the scorer's EMF metrics (one JSON line per batch) in `output`."""
+    import json
+
+    totals = {"Scored": 0.0, "Fallbacks": 0.0, "BatchLatency": 0.0, "batches": 0.0}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        metric = json.loads(line)
+        totals["batches"] += 1
+        for name in ("Scored", "Fallbacks", "BatchLatency"):
+            totals[name] += float(np.sum(metric.get(name, 0)))
+    totals["batches"] = totals["batches"] or 1.0
+    return totals
 
 
 if __name__ == "__main__":

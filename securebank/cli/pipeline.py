@@ -42,6 +42,8 @@ def _sdk_pipeline(config: Settings, role_arn: str | None) -> Any:
     aws = context.clients(config)
     if config.target == "local":
         os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url or ""
+        for service, url in aws.service_endpoints.items():  # the local stack's per-service mix
+            os.environ[f"AWS_ENDPOINT_URL_{service.upper()}"] = url
     role = (
         role_arn
         or config.pipeline_role_arn
