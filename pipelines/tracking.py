@@ -18,11 +18,21 @@ EXPERIMENT = "securebank-fraud"
 
 
 class MlflowTracker:
-    def __init__(self, tracking_uri: str, registered_model: str, run_name: str) -> None:
+    def __init__(
+        self,
+        tracking_uri: str,
+        registered_model: str,
+        run_name: str,
+        artifact_location: str | None = None,
+    ) -> None:
+        """`artifact_location` (a URI): where a new experiment keeps its artifacts; MLflow's
+        default is ./mlruns under the working directory."""
         import mlflow
 
         self._mlflow = mlflow
         mlflow.set_tracking_uri(tracking_uri)
+        if artifact_location and mlflow.get_experiment_by_name(EXPERIMENT) is None:
+            mlflow.create_experiment(EXPERIMENT, artifact_location=artifact_location)
         mlflow.set_experiment(EXPERIMENT)
         self.registered_model = registered_model
         self.run = mlflow.start_run(run_name=run_name)

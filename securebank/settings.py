@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         return {service: url for service, url in urls.items() if url}
 
     @property
+    def mlflow_artifact_location(self) -> str | None:
+        """Artifacts of the local MLflow store, under `home` (None with a tracking server)."""
+        if self.mlflow_tracking_uri:
+            return None
+        return (self.home / "mlflow-artifacts").resolve().as_uri()
+
+    @property
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri

@@ -123,7 +123,12 @@ def run_command(
     s3 = aws.client("s3")
     if data is not None:
         upload_dataset(s3, data, config.names)
-    tracker = MlflowTracker(config.tracking_uri, config.names.model_package_group, "pipeline-run")
+    tracker = MlflowTracker(
+        config.tracking_uri,
+        config.names.model_package_group,
+        "pipeline-run",
+        artifact_location=config.mlflow_artifact_location,
+    )
     failed = True
     try:
         with progress() as bar:

@@ -305,6 +305,9 @@ def summary_command() -> None:
     if latencies:
         p50, p99 = np.percentile(latencies, [50, 99])
         table.add_row("put → decision p50 / p99", f"{p50:,.0f} / {p99:,.0f} ms")
+        fallback = scored_by.get("fallback", 0) / len(latencies)
+        table.add_row("decided by the fallback model", f"{fallback:.1%}")
+    table.add_row("latency budget (LATENCY_BUDGET_MS)", f"{config.latency_budget_ms} ms")
     table.add_row("alerts waiting (SQS)", f"{depth(config.names.alerts_queue):,}")
     table.add_row("dead letters (SQS)", f"{depth(config.names.dead_letter_queue):,}")
     table.add_row("failed batches (SQS)", f"{depth(config.names.stream_failure_queue):,}")
