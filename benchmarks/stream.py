@@ -186,6 +186,10 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         "dynamodb_calls_per_tx": round(usage.dynamodb_calls, 3),
         "dynamodb_read_units_per_tx": round(usage.dynamodb_read_units, 3),
         "dynamodb_write_units_per_tx": round(usage.dynamodb_write_units, 3),
+        "dynamodb_write_units_per_tx_by_table": {
+            table: round(units / decided, 3)
+            for table, units in used["write_units_by_table"].items()
+        },
         "records_per_batch_at_167": round(decided / batches, 2),
         "backlog": len(backlog),
         "drain_seconds": round(seconds, 1),

@@ -17,7 +17,7 @@ import json
 import math
 import threading
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,21 @@ class Usage:
     log_bytes: float
     measured: str = ""
 
+    @property
+    def records_per_batch(self) -> float:
+        return 1 / self.lambda_invocations if self.lambda_invocations else 0.0
+
+    def with_batch(self, records: float) -> Usage:
+        """The same work in batches of `records`: one Lambda invocation and one lake object per
+        batch (what changes when AWS delivers smaller batches than the local run)."""
+        per_batch_puts = self.s3_puts / self.lambda_invocations if self.lambda_invocations else 1
+        return replace(
+            self,
+            lambda_invocations=1 / records,
+            s3_puts=per_batch_puts / records,
+            measured=f"{self.measured}; rescaled to {records:g} records a batch",
+        )
+
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
@@ -76,21 +91,23 @@ class Usage:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
-#: Measured by `benchmarks/stream.py` (167 tx/s for 60 s, 2 shards, local stack, loaded
-#: 2-core machine, 2026-11-26); `securebank cost --usage FILE` prices another run.
+#: Measured by `benchmarks/stream.py --usage-out` (167 tx/s for 60 s, 2 shards, batch size 100,
+#: window 0, the local stack on a 2-core machine under load average ~13-16, 2026-11-26). The
+#: DynamoDB, S3, SNS and SQS counts per transaction do not depend on the machine; Lambda's batch
+#: size and duration do (a slow machine makes fewer, longer batches), see `monthly_cost`.
 MEASURED = Usage(
-    dynamodb_read_units=0.0,
-    dynamodb_write_units=0.0,
-    dynamodb_calls=0.0,
-    record_bytes=0.0,
-    lambda_invocations=0.0,
-    lambda_ms_per_invocation=0.0,
-    s3_puts=0.0,
-    lake_bytes=0.0,
-    sns_requests=0.0,
+    dynamodb_read_units=4.762,
+    dynamodb_write_units=6.704,
+    dynamodb_calls=0.212,
+    record_bytes=334.7,
+    lambda_invocations=0.02206,
+    lambda_ms_per_invocation=519.2,
+    s3_puts=0.02206,
+    lake_bytes=976.7,
+    sns_requests=0.00818,
     sqs_requests=0.0,
-    log_bytes=0.0,
-    measured="placeholder",
+    log_bytes=12.8,
+    measured="benchmarks/stream.py, 60 s at 167 tx/s, 2 shards, local stack, 2026-11-26",
 )
 
 
@@ -121,7 +138,13 @@ def monthly_cost(
         shards, math.ceil(per_second / 1000), math.ceil(per_second * usage.record_bytes / 1e6)
     )
     invocations = month * usage.lambda_invocations
-    gb_seconds = invocations * usage.lambda_ms_per_invocation / 1000 * lambda_memory_gb
+    # One invocation per shard at a time (parallelization factor 1): a shard's function is busy
+    # at most the whole month, whatever the measured batch time says.
+    busy_s = min(
+        invocations * usage.lambda_ms_per_invocation / 1000,
+        shards * HOURS_PER_MONTH * 3600,
+    )
+    gb_seconds = busy_s * lambda_memory_gb
     lake_gb_stored = usage.lake_bytes * per_second * 86400 * record_days_in_lake / 1e9
     lines = [
         CostLine(
@@ -231,6 +254,7 @@ class CallMeter:
         self.calls: Counter[str] = Counter()
         self.read_units = 0.0
         self.write_units = 0.0
+        self.write_units_by_table: Counter[str] = Counter()
         self.bytes: Counter[str] = Counter()
         self._indexed = indexed_tables or {}
         self._lock = threading.Lock()
@@ -263,14 +287,14 @@ class CallMeter:
         elif operation == "BatchWriteItem":
             for table, requests in params["RequestItems"].items():
                 for request in requests:
-                    item = request.get("PutRequest", {}).get("Item")
-                    units = write_units(item) if item else 1
-                    self.write_units += units * (1 + self._indexed.get(table, 0))
+                    self._write(table, request.get("PutRequest", {}).get("Item"))
         elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            table = params["TableName"]
-            item = params.get("Item")
-            units = write_units(item) if item else 1
-            self.write_units += units * (1 + self._indexed.get(table, 0))
+            self._write(params["TableName"], params.get("Item"))
+
+    def _write(self, table: str, item: dict[str, Any] | None) -> None:
+        units = (write_units(item) if item else 1) * (1 + self._indexed.get(table, 0))
+        self.write_units += units
+        self.write_units_by_table[table] += units
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -278,5 +302,6 @@ class CallMeter:
                 "calls": dict(self.calls),
                 "read_units": self.read_units,
                 "write_units": self.write_units,
+                "write_units_by_table": dict(self.write_units_by_table),
                 "bytes": dict(self.bytes),
             }

@@ -22,6 +22,10 @@ def cost_command(
     ] = None,
     shards: Annotated[int, typer.Option(min=1, help="Kinesis shards (terraform's default).")] = 2,
     endpoint_instances: Annotated[int, typer.Option(min=0, help="ml.m5.large instances.")] = 1,
+    records_per_batch: Annotated[
+        float | None,
+        typer.Option(min=1, help="Model Lambda batches of this size (default: as measured)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Monthly AWS cost of the live path (Kinesis, Lambda, DynamoDB, S3, SNS, SQS, endpoint)."""
@@ -29,6 +33,8 @@ def cost_command(
         measured = Usage.load(usage) if usage else MEASURED
     except (OSError, ValueError, TypeError) as error:
         raise UserError(f"cannot read usage: {error}".splitlines()[0]) from error
+    if records_per_batch is not None:
+        measured = measured.with_batch(records_per_batch)
     lines = monthly_cost(tpm, measured, shards=shards, endpoint_instances=endpoint_instances)
     total = sum(line.monthly_usd for line in lines)
     if as_json:
