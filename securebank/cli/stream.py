@@ -224,6 +224,11 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
     from securebank.scorer import handler
     from securebank.scorer.assembly import NoFallbackModel, build_parts
 
+    sqs = aws.client("sqs")
+    try:  # saved positions are checked first: they must belong to this stream
+        mapping = _mapping(aws, sqs, config, folder, batch_size, window, max_retries)
+    except CheckpointMismatch as error:
+        raise UserError(str(error)) from error
     server = running_server(config)
     runtime_url = config.runtime_endpoint_url or (server.url if server else None)
     scorer_aws = aws.with_runtime(runtime_url)
@@ -235,11 +240,6 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
         ) from error
     if runtime_url is None:
         handler._parts.endpoint = None
-    sqs = aws.client("sqs")
-    try:
-        mapping = _mapping(aws, sqs, config, folder, batch_size, window, max_retries)
-    except CheckpointMismatch as error:
-        raise UserError(str(error)) from error
     mapping.start()
     return mapping, EmfView(emf_path)
 

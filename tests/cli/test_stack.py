@@ -70,6 +70,25 @@ def test_stack_lifecycle_and_registry_commands(tmp_path):
         bad = securebank("pipeline", "run", "--param", "MaxDepth", cwd=tmp_path)
         assert bad.returncode == 1
         assert bad.stderr.strip() == "error: --param takes NAME=VALUE, got 'MaxDepth'"
+        # positions saved for another stream: refused loudly, before any record is read
+        stale = tmp_path / ".securebank" / "stream" / "checkpoints.json"
+        stale.parent.mkdir(parents=True)
+        stale.write_text(
+            json.dumps(
+                {
+                    "stream": {
+                        "stream_arn": "arn:aws:kinesis:us-east-1:000000000000:stream/old",
+                        "created": "2026-01-01T00:00:00+00:00",
+                        "shards": {"shardId-000000000000": "1"},
+                    },
+                    "positions": {"shardId-000000000000": "49680567172421380524131148095663"},
+                }
+            )
+        )
+        refused = securebank("stream", "run", "--duration", "1", cwd=tmp_path)
+        assert refused.returncode == 1
+        assert refused.stderr.startswith(f"error: checkpoints in {stale.relative_to(tmp_path)}")
+        assert "do not belong to stream securebank-local-transactions" in refused.stderr
     finally:
         down = securebank("stack", "down", cwd=tmp_path)
     assert down.returncode == 0 and "stopped" in down.stdout
@@ -82,6 +101,7 @@ def test_stack_lifecycle_and_registry_commands(tmp_path):
     reset = securebank("stack", "reset", "--yes", cwd=tmp_path)
     assert reset.returncode == 0, reset.stderr
     assert not (tmp_path / ".securebank" / "aws").exists()
+    assert not (tmp_path / ".securebank" / "stream" / "checkpoints.json").exists()
 
 
 def _clients(stack: local_stack.Stack) -> AwsClients:
