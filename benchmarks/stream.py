@@ -90,6 +90,7 @@ def main() -> None:
 
 def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -> dict:
     os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": env["LATENCY_BUDGET_MS"]})
+    from securebank import local_stack
     from securebank.cli import context
     from securebank.cli.endpoint import running_server
     from securebank.cost import CallMeter, Usage
@@ -147,6 +148,10 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         backlog = payloads[count : count + args.backlog]
         send(kinesis, config.names.stream, backlog, rate=1_000_000.0)
         drain = mapping(0.2)
+        processes = {"scorer": os.getpid(), "endpoint": server.pid} | {
+            name: info.pid for name, info in local_stack.status(home).items() if info
+        }
+        cpu_before = _cpu_seconds(processes)
         t0 = time.monotonic()
         drain.start()
         deadline = time.monotonic() + 600
@@ -154,6 +159,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
             time.sleep(0.05)
         seconds = time.monotonic() - t0
         drain.close()
+        cpu_after = _cpu_seconds(processes)
     at_167 = _emf_totals(phase_output)
     drained = _emf_totals(sink.getvalue()[len(phase_output) :])
     decided = at_167["Scored"] or 1.0
@@ -194,10 +200,32 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         "backlog": len(backlog),
         "drain_seconds": round(seconds, 1),
         "max_sustained_tps": round(drain.records / seconds, 1),
+        # CPU time per drained transaction, all processes of the path: unlike wall time, it
+        # hardly depends on how loaded the machine is
+        "cpu_ms_per_tx_draining": {
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(drain.records, 1), 3)
+            for name in processes
+        },
+        "tps_bound_by_cpu_on_2_cores": round(
+            2
+            * max(drain.records, 1)
+            / max(sum(cpu_after.values()) - sum(cpu_before.values()), 1e-9),
+            1,
+        ),
         "fallback_rate_draining": (
             round(drained["Fallbacks"] / drained["Scored"], 4) if drained["Scored"] else None
         ),
     }
+
+
+def _cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds each process has used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, pid in processes.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        used[name] = (int(fields[11]) + int(fields[12])) / tick
+    return used
 
 
 def _emf_totals(output: str) -> dict[str, float]:
