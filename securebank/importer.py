@@ -1,43 +1,108 @@
 """Bring your own data: a bank's transaction and label files → the platform's dataset layout.
 
 A mapping file (JSON or YAML) names, for each contract field, the source column that holds it
-(`columns`) or a constant (`constants`), and likewise for labels (`label_columns`). Every row is
-validated with the transaction contract; rejected rows go to `rejects.jsonl` with their row
-number and field-level reasons (never their values, which may hold a card number).
+(`columns`) or a constant (`constants`), and likewise for labels (`label_columns`). Only
+transaction id, event time, card, merchant and amount must be mapped; a missing currency is the
+issuer currency, every other field is optional (see `securebank.contract`).
+
+What the importer fixes before the contract sees a row, each counted in the summary:
+- amounts written as binary float text (`85.64999999999999`) are rounded to the currency's
+  exponent (`round`, the default); `round-all` also rounds a genuine extra digit (`12.345` USD),
+  `reject` refuses both, as the contract does;
+- naive timestamps are read in the `timezone` given (refused, with that advice, when none is);
+- numbers where text is expected (`mcc: 5999` in YAML, integer ids in Parquet) become text, and an
+  MCC that lost its leading zeros (`742`) gets them back.
+
+Nothing vanishes: every refused row, malformed CSV line, repeated transaction id, refused label,
+label of a refused row and orphaned label is one line of `rejects.jsonl` with its reason (never
+its values, which may hold a card number) and is counted in `ImportSummary.reasons`.
+
+The file is streamed in blocks (pyarrow's CSV streaming reader, or Parquet batches); accepted rows
+are spilled per UTC day to Arrow files, then each day is de-duplicated (first row wins), sorted and
+written as Parquet. Memory follows the block size and the largest day, not the file size. The label
+file is held in memory (it usually lists the frauds only). A transaction id repeated on two
+different days is not detected (that would need every id in memory).
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import shutil
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from securebank.contract import (
     LABEL_SCHEMA,
     TRANSACTION_SCHEMA,
+    FieldProblem,
+    FraudLabel,
     Rejection,
     parse_label,
     parse_transaction,
 )
-from securebank.dataset import write_dataset
+from securebank.dataset import day_folder, labels_path, transactions_path
+from securebank.reference import currency_exponent
 
 TRANSACTION_FIELDS = tuple(TRANSACTION_SCHEMA.names)
 LABEL_FIELDS = ("transaction_id", "is_fraud", "reported_at")
-OPTIONAL_FIELDS = frozenset({"merchant_lat", "merchant_lon", "device_id"})
+#: What a bank file must provide: everything else is optional or has a default.
+REQUIRED_FIELDS = frozenset({"transaction_id", "event_time", "card_id", "merchant_id", "amount"})
+_TEXT_FIELDS = frozenset(
+    {"transaction_id", "card_id", "customer_id", "merchant_id", "mcc", "currency"}
+    | {"merchant_country", "channel", "device_id", "status"}
+)
 REJECTS_FILE = "rejects.jsonl"
-#: How CSV files spell a label's is_fraud.
-_BOOLEAN_TEXT = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+_STAGING = ".import-staging"
+#: How files spell a label's is_fraud.
+_BOOLEAN_TEXT = {
+    "true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
+    "t": True, "f": False, "y": True, "n": False, "1.0": True, "0.0": False,
+}  # fmt: skip
+#: Largest relative gap between an amount's text and its rounding that binary float text explains:
+#: 2**-40 is thousands of times a double's rounding error, and far below one minor unit for any
+#: amount under a billion units.
+_FLOAT_NOISE = Decimal(2) ** -40
+_DAY_MS = 86_400_000
+_SPILL_SCHEMA = TRANSACTION_SCHEMA.append(pa.field("_row", pa.int64(), nullable=False))
+
+AmountPolicy = Literal["round", "round-all", "reject"]
+AMOUNT_POLICIES: tuple[str, ...] = ("round", "round-all", "reject")
 
 
 class MappingError(ValueError):
     """The mapping file is malformed or names columns the source files lack."""
+
+
+class ImportFailed(ValueError):
+    """No row was accepted: nothing is written but the rejects file."""
+
+    def __init__(self, message: str, summary: ImportSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def _as_text(value: Any) -> str | None:
+    """A mapping constant or typed source value as the text the contract expects."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise MappingError(f"{value!r} is not a text value")
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -48,22 +113,39 @@ class ColumnMapping:
 
     @classmethod
     def load(cls, path: Path) -> ColumnMapping:
+        """Read JSON or YAML. YAML scalars are read as text, so `mcc: 0742` stays `0742`."""
         text = path.read_text()
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
-            document = yaml.safe_load(text)
+            try:  # BaseLoader resolves no tags: every scalar is text
+                document = yaml.load(text, Loader=yaml.BaseLoader)
+            except yaml.YAMLError as error:
+                raise MappingError(f"{path}: not valid YAML ({type(error).__name__})") from error
         else:
-            document = json.loads(text)
+            try:
+                document = json.loads(text)
+            except ValueError as error:
+                raise MappingError(f"{path}: not valid JSON: {error}") from error
         if not isinstance(document, dict):
             raise MappingError(f"{path}: the mapping must be an object")
         unknown = set(document) - {"columns", "constants", "label_columns"}
         if unknown:
             raise MappingError(f"{path}: unknown keys {sorted(unknown)}")
+        sections = {}
+        for key in ("columns", "constants", "label_columns"):
+            section = document.get(key) or {}
+            if not isinstance(section, dict):
+                raise MappingError(f"{path}: {key} must be an object")
+            sections[key] = section
+        constants = {}
+        for name, value in sections["constants"].items():
+            value = _as_text(value)
+            constants[name] = None if value in (None, "", "null", "~") else value
         mapping = cls(
-            columns=dict(document.get("columns", {})),
-            constants=dict(document.get("constants", {})),
-            label_columns=dict(document.get("label_columns", {})),
+            columns={k: str(_as_text(v)) for k, v in sections["columns"].items()},
+            constants=constants,
+            label_columns={k: str(_as_text(v)) for k, v in sections["label_columns"].items()},
         )
         mapping.check()
         return mapping
@@ -75,8 +157,10 @@ class ColumnMapping:
         for name in self.label_columns:
             if name not in LABEL_FIELDS:
                 raise MappingError(f"{name!r} is not a label field")
-        required = set(TRANSACTION_FIELDS) - OPTIONAL_FIELDS
-        missing = required - set(self.columns) - set(self.constants)
+        both = set(self.columns) & set(self.constants)
+        if both:
+            raise MappingError(f"{sorted(both)[0]!r} has both a column and a constant")
+        missing = REQUIRED_FIELDS - set(self.columns) - set(self.constants)
         if missing:
             raise MappingError(f"no column or constant for {', '.join(sorted(missing))}")
 
@@ -84,46 +168,324 @@ class ColumnMapping:
         return self.columns.get(name, name)
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read what a bank file leaves implicit."""
+
+    #: `round`: round binary float text to the currency's exponent; `round-all`: round any extra
+    #: decimals (half to even); `reject`: refuse both.
+    amounts: AmountPolicy = "round"
+    #: The zone of naive timestamps; None refuses them.
+    timezone: tzinfo | None = None
+    #: `strptime` format of timestamps that are not ISO 8601 (e.g. `%d/%m/%Y %H:%M`).
+    time_format: str | None = None
+    #: Issuer currency: the currency of rows whose file names none.
+    currency: str = "USD"
+    #: Issuer country: recorded in the manifest for the features.
+    country: str = "US"
+    #: When the labels carry no reported_at: it is the transaction's time plus this delay.
+    label_delay: timedelta | None = None
+    #: CSV block size: memory per block is a few times this.
+    block_bytes: int = 4 << 20
+    #: The contract's clock (events after now + skew are refused); default: the real clock.
+    now: datetime | None = None
+
+
 @dataclass
 class ImportSummary:
-    rows: int
-    accepted: int
-    rejected: int
-    labels: int
-    labels_rejected: int
-    rejects_file: Path | None
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    amounts_rounded: int = 0
+    times_localised: int = 0
+    days: int = 0
+    labels_read: int = 0
+    labels: int = 0
+    labels_rejected: int = 0
+    labels_orphaned: int = 0
+    labels_of_refused_rows: int = 0
+    #: "file: field: reason" → how many rejects.jsonl lines say so.
+    reasons: Counter[str] = field(default_factory=Counter)
+    rejects_file: Path | None = None
 
 
-def read_table(path: Path) -> pa.Table:
-    """CSV (every column read as text, so amounts stay exact) or Parquet."""
+@dataclass
+class _PendingLabel:
+    row: int
+    label: FraudLabel
+    status: Literal["orphaned", "refused", "accepted", "early"] = "orphaned"
+    transaction_row: int = 0
+
+
+class _Rejects:
+    """rejects.jsonl: one line per record that did not make it, with why; counts every reason."""
+
+    def __init__(self, path: Path, summary: ImportSummary) -> None:
+        self.path = path
+        self.summary = summary
+        self.handle = path.open("w")
+
+    def add(self, kind: str, position: dict[str, int], reasons: dict[str, str]) -> None:
+        self.handle.write(json.dumps({"file": kind, **position, "reasons": reasons}) + "\n")
+        for name, reason in reasons.items():
+            self.summary.reasons[f"{kind}: {name}: {reason}"] += 1
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the source in batches
+
+
+def _csv_header(path: Path, encoding: str) -> list[str]:
+    with path.open(newline="", encoding="utf-8-sig" if encoding == "utf8" else encoding) as handle:
+        try:
+            return next(csv.reader(handle))
+        except StopIteration:
+            return []
+
+
+def _batches(
+    path: Path,
+    wanted: list[str],
+    block_bytes: int,
+    malformed: list[tuple[int | None, str]],
+    encoding: str = "utf8",
+) -> Iterator[pa.RecordBatch]:
+    """The `wanted` columns of a CSV (every column as text, so amounts stay exact) or Parquet.
+
+    CSV lines with the wrong number of fields are skipped and listed in `malformed`.
+    """
     if path.suffix == ".parquet" or path.is_dir():
-        return pq.read_table(path)
-    with path.open("rb") as handle:
-        header = handle.readline().decode().strip().split(",")
-    types = {name: pa.string() for name in header}
-    return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types))
-
-
-def _records(
-    table: pa.Table, columns: dict[str, str], constants: dict[str, Any], fields: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each row as a record of contract fields (mapped columns, constants, absent optionals)."""
-    missing = {c for c in columns.values() if c not in table.column_names}
+        dataset = ds.dataset(path, format="parquet")
+        missing = [c for c in wanted if c not in dataset.schema.names]
+        if missing:
+            raise MappingError(f"{path} has no column {missing[0]!r}")
+        yield from dataset.to_batches(columns=wanted, batch_size=max(1024, block_bytes // 64))
+        return
+    header = _csv_header(path, encoding)
+    missing = [c for c in wanted if c not in header]
     if missing:
-        raise MappingError(f"source has no column {sorted(missing)[0]!r}")
-    values = {
-        name: table[columns.get(name, name)].to_pylist()
-        for name in fields
-        if name not in constants and columns.get(name, name) in table.column_names
-    }
-    for row in range(table.num_rows):
-        record = {name: constants.get(name) for name in fields if name in OPTIONAL_FIELDS}
-        record |= {name: column[row] for name, column in values.items()}
-        record |= constants
-        for name in OPTIONAL_FIELDS & record.keys():
-            if record[name] == "":
-                record[name] = None
-        yield row, record
+        raise MappingError(f"{path} has no column {missing[0]!r}")
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        malformed.append(
+            (row.number, f"{row.actual_columns} fields where the header has {row.expected_columns}")
+        )
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        # single-threaded parsing: the invalid-row handler then knows line numbers
+        read_options=pacsv.ReadOptions(
+            block_size=block_bytes, encoding=encoding, use_threads=False
+        ),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            include_columns=wanted,
+            strings_can_be_null=False,
+        ),
+    )
+    yield from reader
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalising one row before the contract sees it
+
+
+def normalise_amount(value: Any, currency: Any, policy: AmountPolicy) -> tuple[Any, bool]:
+    """(the amount for the contract, whether it was rounded). Unparseable input is left as is."""
+    if isinstance(value, float):
+        value = repr(value)
+    elif isinstance(value, int):
+        value = str(value)
+    if policy == "reject" or not isinstance(currency, str):
+        return value, False
+    try:
+        amount = Decimal(value) if isinstance(value, str) else value
+    except InvalidOperation:
+        return value, False
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        return value, False
+    rounded = amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)), ROUND_HALF_EVEN)
+    if rounded == amount:
+        return value, False
+    if policy == "round" and abs(rounded - amount) > abs(amount) * _FLOAT_NOISE:
+        return value, False  # a genuine extra digit: the contract says why it is refused
+    return rounded, True
+
+
+def _to_time(value: Any, options: ImportOptions) -> tuple[Any, bool, bool]:
+    """(time for the contract, whether it was naive and localised, whether it is naive unzoned)."""
+    if isinstance(value, str):
+        try:
+            if options.time_format:
+                value = datetime.strptime(value, options.time_format)
+            else:
+                value = datetime.fromisoformat(value)
+        except ValueError:
+            return value, False, False  # the contract's own message
+    if isinstance(value, datetime) and value.tzinfo is None:
+        if options.timezone is None:
+            return value, False, True
+        return value.replace(tzinfo=options.timezone), True, False
+    return value, False, False
+
+
+_NO_ZONE = "timestamp has no time zone; pass --timezone (e.g. UTC)"
+_NAIVE = FieldProblem("event_time", _NO_ZONE)
+
+
+def _clean(raw: dict[str, Any]) -> dict[str, Any]:
+    """Blank values are absent (optional fields take their default); numbers become text."""
+    record = {}
+    for name, value in raw.items():
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                continue
+        elif value is None:
+            continue
+        elif (
+            name in _TEXT_FIELDS and isinstance(value, int | float) and not isinstance(value, bool)
+        ):
+            value = _as_text(value)
+        record[name] = value
+    mcc = record.get("mcc")
+    if isinstance(mcc, str) and mcc.isdigit() and len(mcc) < 4:
+        record["mcc"] = mcc.zfill(4)
+    return record
+
+
+def _parse_flag(value: Any) -> Any:
+    if isinstance(value, str):
+        return _BOOLEAN_TEXT.get(value.strip().lower(), value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Spilling accepted rows per day, then writing each day sorted
+
+
+class _DaySpill:
+    """Accepted rows, appended per UTC day to Arrow stream files; a bounded number kept open."""
+
+    def __init__(self, folder: Path, max_open: int = 64) -> None:
+        self.folder = folder
+        self.max_open = max_open
+        self.writers: OrderedDict[int, pa.ipc.RecordBatchStreamWriter] = OrderedDict()
+        self.parts: dict[int, list[Path]] = {}
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        days = pc.cast(batch.column("event_time"), pa.int64()).to_numpy() // _DAY_MS
+        for day in np.unique(days):
+            rows = batch.filter(pa.array(days == day))
+            self._writer(int(day)).write_batch(rows)
+
+    def _writer(self, day: int) -> pa.ipc.RecordBatchStreamWriter:
+        writer = self.writers.get(day)
+        if writer is not None:
+            self.writers.move_to_end(day)
+            return writer
+        if len(self.writers) >= self.max_open:
+            _, oldest = self.writers.popitem(last=False)
+            oldest.close()
+        parts = self.parts.setdefault(day, [])
+        path = self.folder / f"{day}-{len(parts)}.arrow"
+        parts.append(path)
+        writer = pa.ipc.new_stream(pa.OSFile(str(path), "wb"), _SPILL_SCHEMA)
+        self.writers[day] = writer
+        return writer
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
+
+    def days(self) -> list[int]:
+        return sorted(self.parts)
+
+    def read(self, day: int) -> pa.Table:
+        tables = []
+        for path in self.parts[day]:
+            with pa.memory_map(str(path)) as source:
+                tables.append(pa.ipc.open_stream(source).read_all())
+        return pa.concat_tables(tables)
+
+
+def _first_of_each_id(table: pa.Table) -> tuple[pa.Table, list[tuple[int, int]]]:
+    """(rows whose transaction_id is the first of its day, [(repeat row, first row)])."""
+    firsts = table.group_by("transaction_id").aggregate([("_row", "min")])
+    if firsts.num_rows == table.num_rows:
+        return table, []
+    keep = pc.is_in(table["_row"], value_set=firsts["_row_min"])
+    first_row = dict(
+        zip(firsts["transaction_id"].to_pylist(), firsts["_row_min"].to_pylist(), strict=True)
+    )
+    repeats = table.filter(pc.invert(keep))
+    pairs = [
+        (row, first_row[tid])
+        for tid, row in zip(
+            repeats["transaction_id"].to_pylist(), repeats["_row"].to_pylist(), strict=True
+        )
+    ]
+    return table.filter(keep), sorted(pairs)
+
+
+# ---------------------------------------------------------------------------------------------
+# The import
+
+
+def _read_labels(
+    labels_file: Path,
+    mapping: ColumnMapping,
+    options: ImportOptions,
+    rejects: _Rejects,
+    summary: ImportSummary,
+) -> dict[str, list[_PendingLabel]]:
+    columns = {name: mapping.label_columns.get(name, name) for name in LABEL_FIELDS}
+    if "reported_at" not in mapping.label_columns and options.label_delay is not None:
+        del columns["reported_at"]
+    malformed: list[tuple[int | None, str]] = []
+    pending: dict[str, list[_PendingLabel]] = {}
+    row = 0
+    placeholder = datetime(1970, 1, 1, tzinfo=UTC)
+    for batch in _batches(labels_file, list(dict.fromkeys(columns.values())), 1 << 22, malformed):
+        values = {name: batch.column(source).to_pylist() for name, source in columns.items()}
+        for i in range(batch.num_rows):
+            row += 1
+            record = _clean({name: column[i] for name, column in values.items()})
+            if "is_fraud" in record:
+                record["is_fraud"] = _parse_flag(record["is_fraud"])
+            naive = False
+            if "reported_at" in columns:
+                if "reported_at" in record:
+                    reported, _, naive = _to_time(record["reported_at"], options)
+                    record["reported_at"] = reported
+            else:
+                record["reported_at"] = placeholder  # set from the transaction's time + delay
+            parsed = parse_label(record)
+            if naive:
+                parsed = Rejection((FieldProblem("reported_at", _NO_ZONE),))
+            if isinstance(parsed, Rejection):
+                rejects.add("labels", {"row": row}, parsed.as_dict())
+                summary.labels_rejected += 1
+                continue
+            pending.setdefault(parsed.transaction_id, []).append(_PendingLabel(row, parsed))
+    summary.labels_read = row + len(malformed)
+    for line, reason in malformed:
+        rejects.add("labels", {"line": line or 0}, {"record": reason})
+        summary.labels_rejected += 1
+    return pending
 
 
 def import_dataset(
@@ -131,65 +493,209 @@ def import_dataset(
     labels_file: Path | None,
     mapping: ColumnMapping,
     out: Path,
-    now: datetime | None = None,
+    options: ImportOptions | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    now = now or datetime.now(UTC)
-    table = read_table(transactions_file)
-    accepted: list[dict[str, Any]] = []
+    """Validate every row of a bank file and write the dataset layout under `out`.
+
+    Raises `ImportFailed` (after writing the rejects file) when no row is accepted, and
+    `MappingError` when the mapping names a column the file lacks. An earlier dataset in `out` is
+    replaced only when the import succeeds.
+    """
+    options = options or ImportOptions()
+    now = options.now or datetime.now(UTC)
+    if (
+        labels_file is not None
+        and "reported_at" not in mapping.label_columns
+        and options.label_delay is None
+        and "reported_at" not in _label_source_columns(labels_file)
+    ):
+        raise MappingError("the labels have no reported_at: map its column or give a label delay")
     out.mkdir(parents=True, exist_ok=True)
-    rejects_path = out / REJECTS_FILE
-    rejected = 0
-    with rejects_path.open("w") as rejects:
-
-        def reject(kind: str, row: int, why: Rejection) -> None:
-            rejects.write(json.dumps({"file": kind, "row": row + 1, "reasons": why.as_dict()}))
-            rejects.write("\n")
-
-        for row, record in _records(table, mapping.columns, mapping.constants, TRANSACTION_FIELDS):
-            parsed = parse_transaction(record, now=now)
-            if isinstance(parsed, Rejection):
-                reject("transactions", row, parsed)
-                rejected += 1
-            else:
-                accepted.append(parsed.model_dump(mode="python"))
-            if on_progress is not None and row % 10_000 == 0:
-                on_progress(row)
-        labels: list[dict[str, Any]] = []
-        labels_rejected = 0
-        known = {r["transaction_id"] for r in accepted}
-        if labels_file is not None:
-            label_table = read_table(labels_file)
-            for row, record in _records(label_table, mapping.label_columns, {}, LABEL_FIELDS):
-                flag = record.get("is_fraud")
-                if isinstance(flag, str) and flag.strip().lower() in _BOOLEAN_TEXT:
-                    record["is_fraud"] = _BOOLEAN_TEXT[flag.strip().lower()]
-                parsed_label = parse_label(record)
-                if isinstance(parsed_label, Rejection):
-                    reject("labels", row, parsed_label)
-                    labels_rejected += 1
-                elif parsed_label.transaction_id in known:
-                    labels.append({**parsed_label.model_dump(), "fraud_scenario": None})
-    accepted.sort(key=lambda r: (r["event_time"], r["transaction_id"]))
-    transactions = pa.Table.from_pylist(
-        [{k: r[k] for k in TRANSACTION_FIELDS} for r in accepted], schema=TRANSACTION_SCHEMA
-    )
-    label_table_out = pa.Table.from_pylist(labels, schema=LABEL_SCHEMA)
+    staging = out / _STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    summary = ImportSummary()
+    rejects = _Rejects(out / REJECTS_FILE, summary)
+    try:
+        pending = (
+            _read_labels(labels_file, mapping, options, rejects, summary)
+            if labels_file is not None
+            else {}
+        )
+        spill = _DaySpill(staging / "spill")
+        try:
+            _read_transactions(
+                transactions_file, mapping, options, now, pending, spill, rejects, summary,
+                on_progress,
+            )  # fmt: skip
+            spill.close()
+            _write_days(spill, staging, rejects, summary)
+        finally:
+            spill.close()
+        label_rows = _settle_labels(pending, rejects, summary)
+    finally:
+        rejects.close()
+    summary.rejects_file = rejects.path
+    if summary.accepted == 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ImportFailed(_failure_message(summary), summary)
+    (staging / "labels").mkdir(parents=True, exist_ok=True)
+    label_table = pa.Table.from_pylist(label_rows, schema=LABEL_SCHEMA)
+    pq.write_table(label_table, staging / "labels" / "labels.parquet")
+    shutil.rmtree(staging / "spill")
+    for target in (transactions_path(out), labels_path(out)):
+        shutil.rmtree(target, ignore_errors=True)
+        (staging / target.name).rename(target)
+    shutil.rmtree(staging)
     manifest = {
         "generator": "securebank.importer",
         "source": str(transactions_file),
-        "rows": table.num_rows,
-        "accepted": len(accepted),
-        "rejected": rejected,
+        "labels_source": None if labels_file is None else str(labels_file),
+        "imported_at": now.isoformat(),
+        "issuer": {"country": options.country, "currency": options.currency},
+        "timezone_of_naive_times": None if options.timezone is None else str(options.timezone),
+        "amounts": options.amounts,
+        **{k: v for k, v in vars(summary).items() if isinstance(v, int)},
     }
-    write_dataset(out, transactions, label_table_out, manifest)
-    if rejected == 0 and labels_rejected == 0:
-        rejects_path.unlink()
-    return ImportSummary(
-        rows=table.num_rows,
-        accepted=len(accepted),
-        rejected=rejected,
-        labels=len(labels),
-        labels_rejected=labels_rejected,
-        rejects_file=rejects_path if rejects_path.exists() else None,
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if sum(summary.reasons.values()) == 0:
+        rejects.path.unlink()
+        summary.rejects_file = None
+    return summary
+
+
+def _label_source_columns(labels_file: Path) -> list[str]:
+    if labels_file.suffix == ".parquet" or labels_file.is_dir():
+        return ds.dataset(labels_file, format="parquet").schema.names
+    return _csv_header(labels_file, "utf8")
+
+
+def _read_transactions(
+    path: Path,
+    mapping: ColumnMapping,
+    options: ImportOptions,
+    now: datetime,
+    pending: dict[str, list[_PendingLabel]],
+    spill: _DaySpill,
+    rejects: _Rejects,
+    summary: ImportSummary,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    constants = dict(mapping.constants)
+    if "currency" not in mapping.columns:
+        constants.setdefault("currency", options.currency)
+    sources = {
+        name: mapping.column_for(name)
+        for name in TRANSACTION_FIELDS
+        if name not in constants and (name in mapping.columns or name in REQUIRED_FIELDS)
+    }
+    wanted = list(dict.fromkeys(sources.values()))
+    if not wanted:
+        raise MappingError("the mapping reads no column of the transactions file")
+    malformed: list[tuple[int | None, str]] = []
+    row = 0
+    for batch in _batches(path, wanted, options.block_bytes, malformed, "utf8"):
+        names = list(sources)
+        columns = [batch.column(sources[name]).to_pylist() for name in names]
+        out: dict[str, list[Any]] = {name: [] for name in _SPILL_SCHEMA.names}
+        for values in zip(*columns, strict=True):
+            row += 1
+            record = _clean(dict(zip(names, values, strict=True)) | constants)
+            problems: list[FieldProblem] = []
+            if "currency" not in record:
+                record["currency"] = options.currency
+            if "amount" in record:
+                record["amount"], rounded = normalise_amount(
+                    record["amount"], record["currency"], options.amounts
+                )
+                summary.amounts_rounded += rounded
+            if "event_time" in record:
+                record["event_time"], localised, naive = _to_time(record["event_time"], options)
+                summary.times_localised += localised
+                if naive:
+                    problems.append(_NAIVE)
+            parsed = parse_transaction(record, now=now)
+            if problems or isinstance(parsed, Rejection):
+                reasons = {p.field: p.reason for p in problems}
+                if isinstance(parsed, Rejection):
+                    reasons = parsed.as_dict() | reasons
+                rejects.add("transactions", {"row": row}, reasons)
+                summary.rejected += 1
+                for label in pending.get(str(record.get("transaction_id")), ()):
+                    if label.status == "orphaned":
+                        label.status, label.transaction_row = "refused", row
+                continue
+            for name in TRANSACTION_FIELDS:
+                out[name].append(getattr(parsed, name))
+            out["_row"].append(row)
+            for label in pending.get(parsed.transaction_id, ()):
+                label.status, label.transaction_row = "accepted", row
+                if options.label_delay is not None and "reported_at" not in mapping.label_columns:
+                    label.label = label.label.model_copy(
+                        update={"reported_at": parsed.event_time + options.label_delay}
+                    )
+                elif label.label.reported_at < parsed.event_time:
+                    label.status = "early"
+        spill.write(pa.RecordBatch.from_pydict(out, schema=_SPILL_SCHEMA))
+        if on_progress is not None:
+            on_progress(row)
+    summary.rows = row
+    summary.malformed = len(malformed)
+    for line, reason in malformed:
+        rejects.add("transactions", {"line": line or 0}, {"record": reason})
+
+
+def _write_days(spill: _DaySpill, staging: Path, rejects: _Rejects, summary: ImportSummary) -> None:
+    for day in spill.days():
+        table, repeats = _first_of_each_id(spill.read(day))
+        for row, first in repeats:
+            rejects.add(
+                "transactions",
+                {"row": row},
+                {"transaction_id": f"repeats the transaction id of row {first}; the first is kept"},
+            )
+        summary.duplicates += len(repeats)
+        table = table.sort_by([("event_time", "ascending"), ("transaction_id", "ascending")])
+        folder = day_folder(staging, day)
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            table.drop_columns(["_row"]).cast(TRANSACTION_SCHEMA), folder / "part-0.parquet"
+        )
+        summary.accepted += table.num_rows
+        summary.days += 1
+
+
+def _settle_labels(
+    pending: dict[str, list[_PendingLabel]], rejects: _Rejects, summary: ImportSummary
+) -> list[dict[str, Any]]:
+    """Labels of accepted rows are kept; every other label goes to the rejects with why."""
+    kept: list[dict[str, Any]] = []
+    for labels in pending.values():
+        for label in labels:
+            if label.status == "accepted":
+                kept.append({**label.label.model_dump(), "fraud_scenario": None})
+                continue
+            if label.status == "refused":
+                reason = f"its transaction (row {label.transaction_row}) was refused"
+                summary.labels_of_refused_rows += 1
+            elif label.status == "early":
+                reason = f"reported before its transaction's time (row {label.transaction_row})"
+            else:
+                reason = "no transaction with this id in the transactions file"
+                summary.labels_orphaned += 1
+            rejects.add("labels", {"row": label.row}, {"transaction_id": reason})
+            summary.labels_rejected += 1
+    kept.sort(key=lambda r: (r["reported_at"], r["transaction_id"]))
+    summary.labels = len(kept)
+    return kept
+
+
+def _failure_message(summary: ImportSummary) -> str:
+    if summary.rows == 0:
+        return f"the transactions file has no rows ({summary.malformed} malformed lines)"
+    tx_reasons = [(k, n) for k, n in summary.reasons.most_common() if k.startswith("transactions")]
+    reason, count = tx_reasons[0]
+    return (
+        f"none of the {summary.rows:,} rows was accepted; most common reason: "
+        f"{reason.removeprefix('transactions: ')} ({count:,} rows); all in {summary.rejects_file}"
     )
