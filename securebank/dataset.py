@@ -114,13 +114,13 @@ def slice_dataset(root: Path, out: Path, start: datetime, end: datetime) -> Slic
     Reads one day partition at a time; labels are those of the kept transactions, whenever they
     were reported (a label reported after `end` is still that transaction's outcome).
     """
+    if start >= end:
+        raise DatasetError("the slice is empty: --from must be before --to")
     folder = transactions_path(root)
     if not folder.is_dir():
         raise DatasetError(f"no transactions under {folder}")
     if out.resolve() == root.resolve():
         raise DatasetError("the slice must go to another folder than its dataset")
-    if start >= end:
-        raise DatasetError("the slice is empty: --from must be before --to")
     for stale in (transactions_path(out), labels_path(out)):
         if stale.is_dir():
             shutil.rmtree(stale)
