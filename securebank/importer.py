@@ -29,7 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -187,6 +187,8 @@ class ImportOptions:
     label_delay: timedelta | None = None
     #: CSV block size: memory per block is a few times this.
     block_bytes: int = 4 << 20
+    #: Processes validating blocks (the contract's per-row checks are the hot loop).
+    workers: int = 1
     #: The contract's clock (events after now + skew are refused); default: the real clock.
     now: datetime | None = None
 
@@ -570,6 +572,64 @@ def _label_source_columns(labels_file: Path) -> list[str]:
     return _csv_header(labels_file, "utf8")
 
 
+@dataclass(frozen=True)
+class _BlockPlan:
+    """What validating one block needs (sent to worker processes, so plain and picklable)."""
+
+    names: tuple[str, ...]
+    sources: tuple[str, ...]
+    constants: dict[str, Any]
+    options: ImportOptions
+    now: datetime
+
+
+@dataclass
+class _BlockResult:
+    accepted: pa.RecordBatch
+    #: (row, reasons, transaction id as written) of each refused row
+    refused: list[tuple[int, dict[str, str], str | None]]
+    rounded: int
+    localised: int
+
+
+def _validate_block(plan: _BlockPlan, batch: pa.RecordBatch, first_row: int) -> _BlockResult:
+    """Normalise and validate every row of one block with the contract: the hot loop."""
+    options, constants, now = plan.options, plan.constants, plan.now
+    columns = [batch.column(source).to_pylist() for source in plan.sources]
+    accepted: list[Any] = []
+    rows: list[int] = []
+    refused: list[tuple[int, dict[str, str], str | None]] = []
+    rounded = localised = 0
+    for row, values in enumerate(zip(*columns, strict=True), start=first_row):
+        record = _clean(dict(zip(plan.names, values, strict=True)) | constants)
+        naive = False
+        if "currency" not in record:
+            record["currency"] = options.currency
+        if "amount" in record:
+            record["amount"], was_rounded = normalise_amount(
+                record["amount"], record["currency"], options.amounts
+            )
+            rounded += was_rounded
+        if "event_time" in record:
+            record["event_time"], was_localised, naive = _to_time(record["event_time"], options)
+            localised += was_localised
+        parsed = parse_transaction(record, now=now)
+        if naive or isinstance(parsed, Rejection):
+            reasons = parsed.as_dict() if isinstance(parsed, Rejection) else {}
+            if naive:
+                reasons[_NAIVE.field] = _NAIVE.reason
+            tid = record.get("transaction_id")
+            refused.append((row, reasons, tid if isinstance(tid, str) else None))
+            continue
+        accepted.append(parsed.__dict__)
+        rows.append(row)
+    data = {name: [values[name] for values in accepted] for name in TRANSACTION_FIELDS}
+    data["_row"] = rows
+    return _BlockResult(
+        pa.RecordBatch.from_pydict(data, schema=_SPILL_SCHEMA), refused, rounded, localised
+    )
+
+
 def _read_transactions(
     path: Path,
     mapping: ColumnMapping,
@@ -590,59 +650,69 @@ def _read_transactions(
         if name not in constants and (name in mapping.columns or name in REQUIRED_FIELDS)
     }
     wanted = list(dict.fromkeys(sources.values()))
-    if not wanted:
-        raise MappingError("the mapping reads no column of the transactions file")
+    plan = _BlockPlan(tuple(sources), tuple(sources.values()), constants, options, now)
+    delay = options.label_delay if "reported_at" not in mapping.label_columns else None
     malformed: list[tuple[int | None, str]] = []
     row = 0
-    for batch in _batches(path, wanted, options.block_bytes, malformed, "utf8"):
-        names = list(sources)
-        columns = [batch.column(sources[name]).to_pylist() for name in names]
-        out: dict[str, list[Any]] = {name: [] for name in _SPILL_SCHEMA.names}
-        for values in zip(*columns, strict=True):
-            row += 1
-            record = _clean(dict(zip(names, values, strict=True)) | constants)
-            problems: list[FieldProblem] = []
-            if "currency" not in record:
-                record["currency"] = options.currency
-            if "amount" in record:
-                record["amount"], rounded = normalise_amount(
-                    record["amount"], record["currency"], options.amounts
-                )
-                summary.amounts_rounded += rounded
-            if "event_time" in record:
-                record["event_time"], localised, naive = _to_time(record["event_time"], options)
-                summary.times_localised += localised
-                if naive:
-                    problems.append(_NAIVE)
-            parsed = parse_transaction(record, now=now)
-            if problems or isinstance(parsed, Rejection):
-                reasons = {p.field: p.reason for p in problems}
-                if isinstance(parsed, Rejection):
-                    reasons = parsed.as_dict() | reasons
-                rejects.add("transactions", {"row": row}, reasons)
-                summary.rejected += 1
-                for label in pending.get(str(record.get("transaction_id")), ()):
-                    if label.status == "orphaned":
-                        label.status, label.transaction_row = "refused", row
-                continue
-            for name in TRANSACTION_FIELDS:
-                out[name].append(getattr(parsed, name))
-            out["_row"].append(row)
-            for label in pending.get(parsed.transaction_id, ()):
-                label.status, label.transaction_row = "accepted", row
-                if options.label_delay is not None and "reported_at" not in mapping.label_columns:
-                    label.label = label.label.model_copy(
-                        update={"reported_at": parsed.event_time + options.label_delay}
-                    )
-                elif label.label.reported_at < parsed.event_time:
-                    label.status = "early"
-        spill.write(pa.RecordBatch.from_pydict(out, schema=_SPILL_SCHEMA))
+
+    def absorb(result: _BlockResult) -> None:
+        summary.amounts_rounded += result.rounded
+        summary.times_localised += result.localised
+        for refused_row, reasons, tid in result.refused:
+            rejects.add("transactions", {"row": refused_row}, reasons)
+            summary.rejected += 1
+            for label in pending.get(tid, ()) if tid is not None else ():
+                if label.status == "orphaned":
+                    label.status, label.transaction_row = "refused", refused_row
+        if pending:
+            _match_labels(result.accepted, pending, delay)
+        spill.write(result.accepted)
+
+    blocks = _batches(path, wanted, options.block_bytes, malformed, "utf8")
+    if options.workers <= 1:
+        for batch in blocks:
+            absorb(_validate_block(plan, batch, row + 1))
+            row += batch.num_rows
+            if on_progress is not None:
+                on_progress(row)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")
+        in_flight: deque = deque()
+        with ProcessPoolExecutor(options.workers, mp_context=context) as pool:
+            for batch in blocks:
+                in_flight.append(pool.submit(_validate_block, plan, batch, row + 1))
+                row += batch.num_rows
+                while len(in_flight) >= 2 * options.workers:  # bounded: memory stays flat
+                    absorb(in_flight.popleft().result())
+                    if on_progress is not None:
+                        on_progress(row)
+            while in_flight:
+                absorb(in_flight.popleft().result())
         if on_progress is not None:
             on_progress(row)
     summary.rows = row
     summary.malformed = len(malformed)
     for line, reason in malformed:
         rejects.add("transactions", {"line": line or 0}, {"record": reason})
+
+
+def _match_labels(
+    accepted: pa.RecordBatch, pending: dict[str, list[_PendingLabel]], delay: timedelta | None
+) -> None:
+    """Mark the labels whose transaction was accepted; date them when they carry no time."""
+    ids = accepted.column("transaction_id").to_pylist()
+    for i in [i for i, tid in enumerate(ids) if tid in pending]:
+        event_time = accepted.column("event_time")[i].as_py()
+        row = accepted.column("_row")[i].as_py()
+        for label in pending[ids[i]]:
+            label.status, label.transaction_row = "accepted", row
+            if delay is not None:
+                label.label = label.label.model_copy(update={"reported_at": event_time + delay})
+            elif label.label.reported_at < event_time:
+                label.status = "early"
 
 
 def _write_days(spill: _DaySpill, staging: Path, rejects: _Rejects, summary: ImportSummary) -> None:

@@ -155,6 +155,9 @@ def import_command(
         str | None,
         typer.Option(help="Issuer country, recorded in the manifest [default: settings]."),
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes validating rows (one per spare core).")
+    ] = 1,
     label_delay_days: Annotated[
         float | None,
         typer.Option(
@@ -192,6 +195,7 @@ def import_command(
         currency=currency,
         country=country,
         label_delay=None if label_delay_days is None else timedelta(days=label_delay_days),
+        workers=workers,
     )
     try:
         column_mapping = ColumnMapping.load(mapping)

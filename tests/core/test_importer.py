@@ -331,3 +331,30 @@ def test_parquet_sources_with_typed_columns_and_labels_with_reported_at(tmp_path
     assert read_labels(tmp_path / "out")["transaction_id"].to_pylist() == ["2"]
     (early,) = rejects_of(summary)
     assert early["file"] == "labels" and "reported before" in early["reasons"]["transaction_id"]
+
+
+def test_worker_processes_give_the_same_dataset_and_rejects(tmp_path):
+    source = bank_file(tmp_path, 300)
+    with source.open("a") as handle:
+        handle.write("300,2026-04-15 10:00:00,1,2,4111111111111111\n")
+        handle.write("7,2026-03-28 02:19:00,5,5,9.99\n")
+    (tmp_path / "labels.csv").write_text("TRANSACTION_ID,TX_FRAUD\n10,1\n300,1\n999,1\n")
+    (tmp_path / "map.yaml").write_text(BANK_MAPPING)
+    results = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        options = ImportOptions(
+            timezone=ZoneInfo("UTC"),
+            label_delay=timedelta(days=7),
+            block_bytes=1024,
+            workers=workers,
+            now=NOW,
+        )
+        summary = import_dataset(
+            source, tmp_path / "labels.csv", ColumnMapping.load(tmp_path / "map.yaml"), out, options
+        )
+        summary.rejects_file = summary.rejects_file.read_text()
+        results.append((summary, read_transactions(out), read_labels(out)))
+    (one, one_tx, one_labels), (two, two_tx, two_labels) = results
+    assert one == two and one.accepted == 300 and one.duplicates == 1
+    assert one_tx.equals(two_tx) and one_labels.equals(two_labels)
