@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import emit, peak_rss_mb_of
+from _measure import emit
 
 _CHUNK = 1_000_000
 _DAYS = 180
@@ -121,8 +121,11 @@ def _import(
     )
     import resource
 
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"seconds": time.perf_counter() - started, "worker_peak_mb": children} | {
+    return {
+        "seconds": time.perf_counter() - started,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    } | {
         key: getattr(summary, key)
         for key in ("rows", "accepted", "rejected", "amounts_rounded", "labels", "days")
     }
@@ -133,9 +136,14 @@ def measure(rows: int, folder: Path, workers: int) -> dict[str, float | int]:
     mapping = folder / "mapping.yaml"
     mapping.write_text(MAPPING)
     csv_mb = transactions.stat().st_size / 1e6
-    _, peak_mb, summary = peak_rss_mb_of(
-        _import, str(transactions), str(labels), str(mapping), str(folder / "out"), workers
-    )
+    # a fresh process (not a daemon: it may start the importer's workers) measures its own peak
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        args = (str(transactions), str(labels), str(mapping), str(folder / "out"), workers)
+        summary = pool.submit(_import, *args).result()
+    peak_mb = summary["peak_mb"]
     if summary["accepted"] != rows:
         raise SystemExit(f"expected every row accepted, got {summary}")
     seconds = summary["seconds"]  # the import itself, not the fresh process's start
