@@ -187,6 +187,9 @@ class ImportOptions:
     label_delay: timedelta | None = None
     #: CSV block size: memory per block is a few times this.
     block_bytes: int = 4 << 20
+    #: CSV field separator (`;` in many European exports) and text encoding (e.g. latin1).
+    delimiter: str = ","
+    encoding: str = "utf8"
     #: Processes validating blocks (the contract's per-row checks are the hot loop).
     workers: int = 1
     #: The contract's clock (events after now + skew are refused); default: the real clock.
@@ -242,10 +245,11 @@ class _Rejects:
 # Reading the source in batches
 
 
-def _csv_header(path: Path, encoding: str) -> list[str]:
-    with path.open(newline="", encoding="utf-8-sig" if encoding == "utf8" else encoding) as handle:
+def _csv_header(path: Path, options: ImportOptions) -> list[str]:
+    encoding = "utf-8-sig" if options.encoding in ("utf8", "utf-8") else options.encoding
+    with path.open(newline="", encoding=encoding) as handle:
         try:
-            return next(csv.reader(handle))
+            return next(csv.reader(handle, delimiter=options.delimiter))
         except StopIteration:
             return []
 
@@ -253,9 +257,8 @@ def _csv_header(path: Path, encoding: str) -> list[str]:
 def _batches(
     path: Path,
     wanted: list[str],
-    block_bytes: int,
+    options: ImportOptions,
     malformed: list[tuple[int | None, str]],
-    encoding: str = "utf8",
 ) -> Iterator[pa.RecordBatch]:
     """The `wanted` columns of a CSV (every column as text, so amounts stay exact) or Parquet.
 
@@ -266,9 +269,10 @@ def _batches(
         missing = [c for c in wanted if c not in dataset.schema.names]
         if missing:
             raise MappingError(f"{path} has no column {missing[0]!r}")
-        yield from dataset.to_batches(columns=wanted, batch_size=max(1024, block_bytes // 64))
+        batch_size = max(1024, options.block_bytes // 64)
+        yield from dataset.to_batches(columns=wanted, batch_size=batch_size)
         return
-    header = _csv_header(path, encoding)
+    header = _csv_header(path, options)
     missing = [c for c in wanted if c not in header]
     if missing:
         raise MappingError(f"{path} has no column {missing[0]!r}")
@@ -283,9 +287,11 @@ def _batches(
         path,
         # single-threaded parsing: the invalid-row handler then knows line numbers
         read_options=pacsv.ReadOptions(
-            block_size=block_bytes, encoding=encoding, use_threads=False
+            block_size=options.block_bytes, encoding=options.encoding, use_threads=False
         ),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+        parse_options=pacsv.ParseOptions(
+            delimiter=options.delimiter, invalid_row_handler=on_invalid
+        ),
         convert_options=pacsv.ConvertOptions(
             column_types={name: pa.string() for name in header},
             include_columns=wanted,
@@ -313,7 +319,10 @@ def normalise_amount(value: Any, currency: Any, policy: AmountPolicy) -> tuple[A
         return value, False
     if not isinstance(amount, Decimal) or not amount.is_finite():
         return value, False
-    rounded = amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)), ROUND_HALF_EVEN)
+    try:
+        rounded = amount.quantize(Decimal(1).scaleb(-currency_exponent(currency)), ROUND_HALF_EVEN)
+    except InvalidOperation:  # too many digits to round: the contract refuses it with a reason
+        return value, False
     if rounded == amount:
         return value, False
     if policy == "round" and abs(rounded - amount) > abs(amount) * _FLOAT_NOISE:
@@ -461,7 +470,7 @@ def _read_labels(
     pending: dict[str, list[_PendingLabel]] = {}
     row = 0
     placeholder = datetime(1970, 1, 1, tzinfo=UTC)
-    for batch in _batches(labels_file, list(dict.fromkeys(columns.values())), 1 << 22, malformed):
+    for batch in _batches(labels_file, list(dict.fromkeys(columns.values())), options, malformed):
         values = {name: batch.column(source).to_pylist() for name, source in columns.items()}
         for i in range(batch.num_rows):
             row += 1
@@ -510,7 +519,7 @@ def import_dataset(
         labels_file is not None
         and "reported_at" not in mapping.label_columns
         and options.label_delay is None
-        and "reported_at" not in _label_source_columns(labels_file)
+        and "reported_at" not in _label_source_columns(labels_file, options)
     ):
         raise MappingError("the labels have no reported_at: map its column or give a label delay")
     out.mkdir(parents=True, exist_ok=True)
@@ -566,10 +575,10 @@ def import_dataset(
     return summary
 
 
-def _label_source_columns(labels_file: Path) -> list[str]:
+def _label_source_columns(labels_file: Path, options: ImportOptions) -> list[str]:
     if labels_file.suffix == ".parquet" or labels_file.is_dir():
         return ds.dataset(labels_file, format="parquet").schema.names
-    return _csv_header(labels_file, "utf8")
+    return _csv_header(labels_file, options)
 
 
 @dataclass(frozen=True)
@@ -668,7 +677,7 @@ def _read_transactions(
             _match_labels(result.accepted, pending, delay)
         spill.write(result.accepted)
 
-    blocks = _batches(path, wanted, options.block_bytes, malformed, "utf8")
+    blocks = _batches(path, wanted, options, malformed)
     if options.workers <= 1:
         for batch in blocks:
             absorb(_validate_block(plan, batch, row + 1))

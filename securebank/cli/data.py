@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -155,6 +156,10 @@ def import_command(
         str | None,
         typer.Option(help="Issuer country, recorded in the manifest [default: settings]."),
     ] = None,
+    delimiter: Annotated[str, typer.Option(help="CSV field separator (often ; in Europe).")] = ",",
+    encoding: Annotated[str, typer.Option(help="CSV text encoding (utf8, latin1, cp1252...).")] = (
+        "utf8"
+    ),
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Processes validating rows (one per spare core).")
     ] = 1,
@@ -176,6 +181,12 @@ def import_command(
     )
     from securebank.reference import USD_PER_UNIT, is_iso_country
 
+    if len(delimiter) != 1:
+        raise UserError("--delimiter must be one character")
+    try:
+        codecs.lookup(encoding)
+    except LookupError as error:
+        raise UserError(f"--encoding {encoding} is not a known text encoding") from error
     if amounts not in AMOUNT_POLICIES:
         raise UserError(f"--amounts must be one of {', '.join(AMOUNT_POLICIES)}")
     for path in (transactions, mapping, labels):
@@ -196,6 +207,8 @@ def import_command(
         country=country,
         label_delay=None if label_delay_days is None else timedelta(days=label_delay_days),
         workers=workers,
+        delimiter=delimiter,
+        encoding=encoding,
     )
     try:
         column_mapping = ColumnMapping.load(mapping)

@@ -127,6 +127,8 @@ def test_mapping_constants_may_be_numbers_and_bad_mappings_are_refused(tmp_path)
         ("85.64999999999999", "USD", "reject", "85.64999999999999", False),
         (85.64999999999999, "USD", "round", Decimal("85.65"), True),  # a Parquet double
         ("abc", "USD", "round", "abc", False),
+        ("1e30", "USD", "round", "1e30", False),  # too long to round: refused by the contract
+        ("12.5000000", "USD", "round", "12.5000000", False),
     ],
 )
 def test_float_text_amounts_round_to_the_currency_exponent(
@@ -358,3 +360,29 @@ def test_worker_processes_give_the_same_dataset_and_rejects(tmp_path):
     (one, one_tx, one_labels), (two, two_tx, two_labels) = results
     assert one == two and one.accepted == 300 and one.duplicates == 1
     assert one_tx.equals(two_tx) and one_labels.equals(two_labels)
+
+
+def test_semicolon_separated_latin1_exports(tmp_path):
+    (tmp_path / "tx.csv").write_bytes(
+        "id;quand;carte;commerçant;montant\n"
+        "a1;2026-05-01 10:00:00;c1;café-1;12.5\n"
+        "a2;2026-05-01 11:00:00;c1;boulangerie;3.3000000000000003\n".encode("latin1")
+    )
+    mapping = ColumnMapping(
+        columns={
+            "transaction_id": "id",
+            "event_time": "quand",
+            "card_id": "carte",
+            "merchant_id": "commerçant",
+            "amount": "montant",
+        }
+    )
+    options = ImportOptions(
+        timezone=ZoneInfo("UTC"), delimiter=";", encoding="latin1", currency="EUR", now=NOW
+    )
+    summary = import_dataset(tmp_path / "tx.csv", None, mapping, tmp_path / "out", options)
+    assert (summary.accepted, summary.amounts_rounded) == (1, 1)
+    # "café-1" is not a token (identifiers are ASCII): refused with a reason, not lost
+    (refused,) = rejects_of(summary)
+    assert refused["row"] == 1 and set(refused["reasons"]) == {"merchant_id"}
+    assert read_transactions(tmp_path / "out")["amount"].to_pylist() == [Decimal("3.3")]
