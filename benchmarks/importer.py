@@ -103,12 +103,14 @@ MAPPING = (
 def _import(
     transactions: str, labels: str, mapping: str, out: str, workers: int
 ) -> dict[str, float]:
+    import resource
     import time
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
     from securebank.importer import ColumnMapping, ImportOptions, import_dataset
 
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the code, no data
     started = time.perf_counter()
     summary = import_dataset(
         Path(transactions),
@@ -119,10 +121,9 @@ def _import(
             timezone=ZoneInfo("Europe/Paris"), label_delay=timedelta(days=7), workers=workers
         ),
     )
-    import resource
-
     return {
         "seconds": time.perf_counter() - started,
+        "baseline_mb": baseline_mb,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     } | {
@@ -152,6 +153,7 @@ def measure(rows: int, folder: Path, workers: int) -> dict[str, float | int]:
         "seconds": round(seconds, 1),
         "rows_per_s": round(rows / seconds),
         "peak_mb": round(peak_mb, 1),
+        "baseline_mb": round(summary["baseline_mb"], 1),
         "worker_peak_mb": round(summary["worker_peak_mb"], 1),
         "csv_mb": round(csv_mb, 1),
         "amounts_rounded": summary["amounts_rounded"],
