@@ -132,18 +132,24 @@ def _import(
     }
 
 
-def measure(rows: int, folder: Path, workers: int) -> dict[str, float | int]:
-    transactions, labels = write_bank_files(rows, folder)
-    mapping = folder / "mapping.yaml"
-    mapping.write_text(MAPPING)
-    csv_mb = transactions.stat().st_size / 1e6
-    # a fresh process (not a daemon: it may start the importer's workers) measures its own peak
+def _in_fresh_process(target, *args):
+    """Run `target` in a new process. Linux carries a parent's peak RSS over fork and exec into
+    the child's ru_maxrss, so this parent stays small: it generates nothing itself. Not a daemon,
+    so the importer may start its own workers."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        args = (str(transactions), str(labels), str(mapping), str(folder / "out"), workers)
-        summary = pool.submit(_import, *args).result()
+        return pool.submit(target, *args).result()
+
+
+def measure(rows: int, folder: Path, workers: int) -> dict[str, float | int]:
+    transactions, labels = _in_fresh_process(write_bank_files, rows, folder)
+    mapping = folder / "mapping.yaml"
+    mapping.write_text(MAPPING)
+    csv_mb = transactions.stat().st_size / 1e6
+    args = (str(transactions), str(labels), str(mapping), str(folder / "out"), workers)
+    summary = _in_fresh_process(_import, *args)
     peak_mb = summary["peak_mb"]
     if summary["accepted"] != rows:
         raise SystemExit(f"expected every row accepted, got {summary}")
