@@ -87,6 +87,8 @@ def write_dataset(
 ) -> None:
     """Write the dataset layout (one Parquet file per day) under `out`."""
     day = (pc.cast(transactions["event_time"], pa.int64()).to_numpy() // _DAY_MS).astype(np.int64)
+    if len(day) == 0:
+        raise DatasetError("no transactions to write")
     boundaries = np.flatnonzero(np.diff(day)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(day)]])

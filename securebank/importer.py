@@ -107,6 +107,8 @@ def _as_text(value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class ColumnMapping:
+    """Contract field → source column (`columns`) or value (`constants`); label field → column."""
+
     columns: dict[str, str] = field(default_factory=dict)
     constants: dict[str, Any] = field(default_factory=dict)
     label_columns: dict[str, str] = field(default_factory=dict)
