@@ -18,10 +18,10 @@ label of a refused row and orphaned label is one line of `rejects.jsonl` with it
 its values, which may hold a card number) and is counted in `ImportSummary.reasons`.
 
 The file is streamed in blocks (pyarrow's CSV streaming reader, or Parquet batches); accepted rows
-are spilled per UTC day to Arrow files, then each day is de-duplicated (first row wins), sorted and
-written as Parquet. Memory follows the block size and the largest day, not the file size. The label
-file is held in memory (it usually lists the frauds only). A transaction id repeated on two
-different days is not detected (that would need every id in memory).
+are spilled per UTC day to Arrow files and their ids per hash bucket; each bucket then yields the
+repeated ids (first row wins, anywhere in the file), and each day is written sorted as Parquet.
+Memory follows the block size, the largest day and one bucket of ids, not the file size. The label
+file is held in memory (it usually lists the frauds only).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import zlib
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -386,37 +387,42 @@ def _parse_flag(value: Any) -> Any:
 # Spilling accepted rows per day, then writing each day sorted
 
 
-class _DaySpill:
-    """Accepted rows, appended per UTC day to Arrow stream files; a bounded number kept open."""
+class _KeyedSpill:
+    """Record batches appended per integer key to Arrow stream files; a bounded number kept open.
 
-    def __init__(self, folder: Path, max_open: int = 64) -> None:
+    Keys are UTC days (accepted rows) or id-hash buckets (transaction ids, for de-duplication).
+    """
+
+    def __init__(self, folder: Path, schema: pa.Schema, max_open: int = 64) -> None:
         self.folder = folder
+        self.schema = schema
         self.max_open = max_open
         self.writers: OrderedDict[int, pa.ipc.RecordBatchStreamWriter] = OrderedDict()
         self.parts: dict[int, list[Path]] = {}
         folder.mkdir(parents=True, exist_ok=True)
 
-    def write(self, batch: pa.RecordBatch) -> None:
+    def write(self, batch: pa.RecordBatch, keys: np.ndarray) -> None:
         if batch.num_rows == 0:
             return
-        days = pc.cast(batch.column("event_time"), pa.int64()).to_numpy() // _DAY_MS
-        for day in np.unique(days):
-            rows = batch.filter(pa.array(days == day))
-            self._writer(int(day)).write_batch(rows)
+        order = np.argsort(keys, kind="stable")
+        keys, batch = keys[order], batch.take(pa.array(order))
+        starts = np.flatnonzero(np.diff(keys)) + 1
+        for a, b in zip(np.r_[0, starts], np.r_[starts, len(keys)], strict=True):
+            self._writer(int(keys[a])).write_batch(batch.slice(a, b - a))
 
-    def _writer(self, day: int) -> pa.ipc.RecordBatchStreamWriter:
-        writer = self.writers.get(day)
+    def _writer(self, key: int) -> pa.ipc.RecordBatchStreamWriter:
+        writer = self.writers.get(key)
         if writer is not None:
-            self.writers.move_to_end(day)
+            self.writers.move_to_end(key)
             return writer
         if len(self.writers) >= self.max_open:
             _, oldest = self.writers.popitem(last=False)
             oldest.close()
-        parts = self.parts.setdefault(day, [])
-        path = self.folder / f"{day}-{len(parts)}.arrow"
+        parts = self.parts.setdefault(key, [])
+        path = self.folder / f"{key}-{len(parts)}.arrow"
         parts.append(path)
-        writer = pa.ipc.new_stream(pa.OSFile(str(path), "wb"), _SPILL_SCHEMA)
-        self.writers[day] = writer
+        writer = pa.ipc.new_stream(pa.OSFile(str(path), "wb"), self.schema)
+        self.writers[key] = writer
         return writer
 
     def close(self) -> None:
@@ -424,34 +430,64 @@ class _DaySpill:
             writer.close()
         self.writers.clear()
 
-    def days(self) -> list[int]:
+    def written_keys(self) -> list[int]:
         return sorted(self.parts)
 
-    def read(self, day: int) -> pa.Table:
+    def read(self, key: int) -> pa.Table:
         tables = []
-        for path in self.parts[day]:
+        for path in self.parts[key]:
             with pa.memory_map(str(path)) as source:
                 tables.append(pa.ipc.open_stream(source).read_all())
         return pa.concat_tables(tables)
 
 
-def _first_of_each_id(table: pa.Table) -> tuple[pa.Table, list[tuple[int, int]]]:
-    """(rows whose transaction_id is the first of its day, [(repeat row, first row)])."""
-    firsts = table.group_by("transaction_id").aggregate([("_row", "min")])
-    if firsts.num_rows == table.num_rows:
-        return table, []
-    keep = pc.is_in(table["_row"], value_set=firsts["_row_min"])
-    first_row = dict(
-        zip(firsts["transaction_id"].to_pylist(), firsts["_row_min"].to_pylist(), strict=True)
-    )
-    repeats = table.filter(pc.invert(keep))
-    pairs = [
-        (row, first_row[tid])
-        for tid, row in zip(
-            repeats["transaction_id"].to_pylist(), repeats["_row"].to_pylist(), strict=True
+#: Id-hash buckets of the de-duplication: memory holds one bucket's ids (1/64 of the file).
+_ID_BUCKETS = 64
+_ID_SCHEMA = pa.schema([("transaction_id", pa.string()), ("_row", pa.int64())])
+
+
+class _Spill:
+    """Accepted rows by UTC day, and their ids by hash bucket to find repeats across the file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.days = _KeyedSpill(folder / "days", _SPILL_SCHEMA)
+        self.ids = _KeyedSpill(folder / "ids", _ID_SCHEMA, max_open=_ID_BUCKETS)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        day = pc.cast(batch.column("event_time"), pa.int64()).to_numpy() // _DAY_MS
+        self.days.write(batch, day)
+        ids = batch.column("transaction_id")
+        buckets = np.fromiter(
+            (zlib.crc32(tid.encode()) % _ID_BUCKETS for tid in ids.to_pylist()),
+            np.int64,
+            batch.num_rows,
         )
-    ]
-    return table.filter(keep), sorted(pairs)
+        self.ids.write(
+            pa.RecordBatch.from_arrays([ids, batch.column("_row")], schema=_ID_SCHEMA), buckets
+        )
+
+    def close(self) -> None:
+        self.days.close()
+        self.ids.close()
+
+
+def _repeated_rows(spill: _Spill, rejects: _Rejects, summary: ImportSummary) -> np.ndarray:
+    """Rows whose transaction id an earlier row already has (sorted); each is a reject line."""
+    pairs: list[tuple[int, int]] = []
+    for bucket in spill.ids.written_keys():
+        table = spill.ids.read(bucket)
+        firsts = table.group_by("transaction_id").aggregate([("_row", "min")])
+        if firsts.num_rows == table.num_rows:
+            continue
+        joined = table.join(firsts, "transaction_id")
+        repeats = joined.filter(pc.not_equal(joined["_row"], joined["_row_min"]))
+        pairs += zip(repeats["_row"].to_pylist(), repeats["_row_min"].to_pylist(), strict=True)
+    pairs.sort()
+    for row, first in pairs:
+        reason = f"repeats the transaction id of row {first}; the first is kept"
+        rejects.add("transactions", {"row": row}, {"transaction_id": reason})
+    summary.duplicates = len(pairs)
+    return np.array([row for row, _ in pairs], dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,14 +571,14 @@ def import_dataset(
             if labels_file is not None
             else {}
         )
-        spill = _DaySpill(staging / "spill")
+        spill = _Spill(staging / "spill")
         try:
             _read_transactions(
                 transactions_file, mapping, options, now, pending, spill, rejects, summary,
                 on_progress,
             )  # fmt: skip
             spill.close()
-            _write_days(spill, staging, rejects, summary)
+            _write_days(spill, staging, _repeated_rows(spill, rejects, summary), summary)
         finally:
             spill.close()
         label_rows = _settle_labels(pending, rejects, summary)
@@ -647,7 +683,7 @@ def _read_transactions(
     options: ImportOptions,
     now: datetime,
     pending: dict[str, list[_PendingLabel]],
-    spill: _DaySpill,
+    spill: _Spill,
     rejects: _Rejects,
     summary: ImportSummary,
     on_progress: Callable[[int], None] | None,
@@ -719,6 +755,8 @@ def _match_labels(
         event_time = accepted.column("event_time")[i].as_py()
         row = accepted.column("_row")[i].as_py()
         for label in pending[ids[i]]:
+            if label.status in ("accepted", "early"):
+                continue  # a repeated id: the label belongs to the first row, which is kept
             label.status, label.transaction_row = "accepted", row
             if delay is not None:
                 label.label = label.label.model_copy(update={"reported_at": event_time + delay})
@@ -726,16 +764,14 @@ def _match_labels(
                 label.status = "early"
 
 
-def _write_days(spill: _DaySpill, staging: Path, rejects: _Rejects, summary: ImportSummary) -> None:
-    for day in spill.days():
-        table, repeats = _first_of_each_id(spill.read(day))
-        for row, first in repeats:
-            rejects.add(
-                "transactions",
-                {"row": row},
-                {"transaction_id": f"repeats the transaction id of row {first}; the first is kept"},
-            )
-        summary.duplicates += len(repeats)
+def _write_days(spill: _Spill, staging: Path, repeated: np.ndarray, summary: ImportSummary) -> None:
+    """Each day's accepted rows, repeats dropped, sorted, as the day's Parquet partition."""
+    for day in spill.days.written_keys():
+        table = spill.days.read(day)
+        if len(repeated):
+            table = table.filter(pa.array(~np.isin(table["_row"].to_numpy(), repeated)))
+        if table.num_rows == 0:
+            continue
         table = table.sort_by([("event_time", "ascending"), ("transaction_id", "ascending")])
         folder = day_folder(staging, day)
         folder.mkdir(parents=True, exist_ok=True)

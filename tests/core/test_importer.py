@@ -185,6 +185,7 @@ def test_bank_shaped_file_imports_across_chunks_with_nothing_lost(tmp_path):
         handle.write("401,2026-04-15 10:00:00,1\n")  # malformed: three fields
         handle.write("5,2026-03-28 01:05:00,5,5,9.99\n")  # repeats id 5 (same day)
         handle.write("402,not a time,1,2,3.00\n")
+        handle.write("10,2026-04-20 10:00:00,1,2,7.00\n")  # repeats id 10, three weeks later
     (tmp_path / "labels.csv").write_text(
         "TRANSACTION_ID,TX_FRAUD\n10,1\n11,0\n400,1\n999,1\n12,maybe\n"
     )
@@ -206,20 +207,21 @@ def test_bank_shaped_file_imports_across_chunks_with_nothing_lost(tmp_path):
         options,
         on_progress=progress.append,
     )
-    assert len(progress) > 5 and progress[-1] == rows + 3  # one call per block
-    assert summary.rows == rows + 3 and summary.malformed == 1
-    assert (summary.accepted, summary.rejected, summary.duplicates) == (rows, 2, 1)
+    assert len(progress) > 5 and progress[-1] == rows + 4  # one call per block
+    assert summary.rows == rows + 4 and summary.malformed == 1
+    assert (summary.accepted, summary.rejected, summary.duplicates) == (rows, 2, 2)
     assert summary.amounts_rounded == sum(1 for i in range(rows) if i % 3)
-    assert summary.times_localised == rows + 2
+    assert summary.times_localised == rows + 3
     # nothing vanishes: every refused record is a line of the rejects file, counted by reason
     rejects = rejects_of(summary)
-    assert len(rejects) == sum(summary.reasons.values()) == 2 + 1 + 1 + 3
+    assert len(rejects) == sum(summary.reasons.values()) == 2 + 1 + 2 + 3
     by_file = {(r["file"], r.get("row"), r.get("line")): r["reasons"] for r in rejects}
     assert "exceeds" in by_file[("transactions", rows + 1, None)]["amount"]
     assert by_file[("transactions", None, rows + 3)] == {
         "record": "3 fields where the header has 5"
     }
     assert "row 6" in by_file[("transactions", rows + 2, None)]["transaction_id"]
+    assert "row 11" in by_file[("transactions", rows + 4, None)]["transaction_id"]
     assert set(by_file[("transactions", rows + 3, None)]) == {"event_time"}
     assert by_file[("labels", 3, None)] == {
         "transaction_id": f"its transaction (row {rows + 1}) was refused"
