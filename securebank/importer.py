@@ -180,8 +180,11 @@ class ImportOptions:
     amounts: AmountPolicy = "round"
     #: The zone of naive timestamps; None refuses them.
     timezone: tzinfo | None = None
-    #: `strptime` format of timestamps that are not ISO 8601 (e.g. `%d/%m/%Y %H:%M`).
+    #: `strptime` format of timestamps that are not ISO 8601 (e.g. `%d/%m/%Y %H:%M`), or
+    #: `epoch-s` / `epoch-ms` for seconds or milliseconds since 1970 (UTC).
     time_format: str | None = None
+    #: Amounts written `1.234,56` (comma before the decimals, dots or spaces between thousands).
+    decimal_comma: bool = False
     #: Issuer currency: the currency of rows whose file names none.
     currency: str = "USD"
     #: Issuer country: recorded in the manifest for the features.
@@ -308,8 +311,18 @@ def _batches(
 # Normalising one row before the contract sees it
 
 
-def normalise_amount(value: Any, currency: Any, policy: AmountPolicy) -> tuple[Any, bool]:
-    """(the amount for the contract, whether it was rounded). Unparseable input is left as is."""
+_EPOCH_UNITS = {"epoch-s": 1, "epoch-ms": 1_000}
+
+
+def normalise_amount(
+    value: Any, currency: Any, policy: AmountPolicy, decimal_comma: bool = False
+) -> tuple[Any, bool]:
+    """(the amount for the contract, whether it was rounded). Unparseable input is left as is.
+
+    With `decimal_comma`, text is read the European way: `1.234,56` is 1234.56.
+    """
+    if decimal_comma and isinstance(value, str):
+        value = value.replace(".", "").replace(" ", "").replace(",", ".")
     if isinstance(value, float):
         value = repr(value)
     elif isinstance(value, int):
@@ -333,8 +346,16 @@ def normalise_amount(value: Any, currency: Any, policy: AmountPolicy) -> tuple[A
     return rounded, True
 
 
-def _to_time(value: Any, options: ImportOptions) -> tuple[Any, bool, bool]:
-    """(time for the contract, whether it was naive and localised, whether it is naive unzoned)."""
+def _to_time(value: Any, options: ImportOptions) -> tuple[Any, bool, str | None]:
+    """(time for the contract, whether a naive time was localised, why it is refused or None)."""
+    if options.time_format in _EPOCH_UNITS and not isinstance(value, datetime):
+        try:  # seconds or milliseconds since 1970-01-01 UTC: never naive
+            seconds = float(value) / _EPOCH_UNITS[options.time_format]
+            return datetime.fromtimestamp(seconds, UTC), False, None
+        except (TypeError, ValueError, OverflowError, OSError):
+            return value, False, f"not a time in {options.time_format}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value, False, _A_NUMBER
     if isinstance(value, str):
         try:
             if options.time_format:
@@ -342,16 +363,20 @@ def _to_time(value: Any, options: ImportOptions) -> tuple[Any, bool, bool]:
             else:
                 value = datetime.fromisoformat(value)
         except ValueError:
-            return value, False, False  # the contract's own message
+            if value.replace(".", "", 1).isdigit():
+                return value, False, _A_NUMBER  # the contract would read it as epoch: never guess
+            if options.time_format:
+                return value, False, f"does not match --time-format {options.time_format}"
+            return value, False, None  # the contract's own message
     if isinstance(value, datetime) and value.tzinfo is None:
         if options.timezone is None:
-            return value, False, True
-        return value.replace(tzinfo=options.timezone), True, False
-    return value, False, False
+            return value, False, _NO_ZONE
+        return value.replace(tzinfo=options.timezone), True, None
+    return value, False, None
 
 
+_A_NUMBER = "a number, not a time: pass --time-format epoch-s or epoch-ms"
 _NO_ZONE = "timestamp has no time zone; pass --timezone (e.g. UTC)"
-_NAIVE = FieldProblem("event_time", _NO_ZONE)
 
 
 def _clean(raw: dict[str, Any]) -> dict[str, Any]:
@@ -515,16 +540,16 @@ def _read_labels(
             record = _clean({name: column[i] for name, column in values.items()})
             if "is_fraud" in record:
                 record["is_fraud"] = _parse_flag(record["is_fraud"])
-            naive = False
+            problem = None
             if "reported_at" in columns:
                 if "reported_at" in record:
-                    reported, _, naive = _to_time(record["reported_at"], options)
+                    reported, _, problem = _to_time(record["reported_at"], options)
                     record["reported_at"] = reported
             else:
                 record["reported_at"] = placeholder  # set from the transaction's time + delay
             parsed = parse_label(record)
-            if naive:
-                parsed = Rejection((FieldProblem("reported_at", _NO_ZONE),))
+            if problem is not None:
+                parsed = Rejection((FieldProblem("reported_at", problem),))
             if isinstance(parsed, Rejection):
                 rejects.add("labels", {"row": row}, parsed.as_dict())
                 summary.labels_rejected += 1
@@ -649,22 +674,22 @@ def _validate_block(plan: _BlockPlan, batch: pa.RecordBatch, first_row: int) -> 
     rounded = localised = 0
     for row, values in enumerate(zip(*columns, strict=True), start=first_row):
         record = _clean(dict(zip(plan.names, values, strict=True)) | constants)
-        naive = False
+        problem = None
         if "currency" not in record:
             record["currency"] = options.currency
         if "amount" in record:
             record["amount"], was_rounded = normalise_amount(
-                record["amount"], record["currency"], options.amounts
+                record["amount"], record["currency"], options.amounts, options.decimal_comma
             )
             rounded += was_rounded
         if "event_time" in record:
-            record["event_time"], was_localised, naive = _to_time(record["event_time"], options)
+            record["event_time"], was_localised, problem = _to_time(record["event_time"], options)
             localised += was_localised
         parsed = parse_transaction(record, now=now)
-        if naive or isinstance(parsed, Rejection):
+        if problem is not None or isinstance(parsed, Rejection):
             reasons = parsed.as_dict() if isinstance(parsed, Rejection) else {}
-            if naive:
-                reasons[_NAIVE.field] = _NAIVE.reason
+            if problem is not None:
+                reasons["event_time"] = problem
             tid = record.get("transaction_id")
             refused.append((row, reasons, tid if isinstance(tid, str) else None))
             continue

@@ -146,8 +146,14 @@ def import_command(
         ),
     ] = None,
     time_format: Annotated[
-        str | None, typer.Option(help="strptime format of non-ISO timestamps (%d/%m/%Y %H:%M).")
+        str | None,
+        typer.Option(
+            help="strptime format of non-ISO timestamps (%d/%m/%Y %H:%M), or epoch-s / epoch-ms."
+        ),
     ] = None,
+    decimal_comma: Annotated[
+        bool, typer.Option(help="Amounts written 1.234,56 (comma before the decimals).")
+    ] = False,
     currency: Annotated[
         str | None,
         typer.Option(help="Issuer currency, for rows without one [default: settings]."),
@@ -203,6 +209,7 @@ def import_command(
         amounts=amounts,  # type: ignore[arg-type]
         timezone=_zone(timezone),
         time_format=time_format,
+        decimal_comma=decimal_comma,
         currency=currency,
         country=country,
         label_delay=None if label_delay_days is None else timedelta(days=label_delay_days),

@@ -115,6 +115,39 @@ def test_mapping_constants_may_be_numbers_and_bad_mappings_are_refused(tmp_path)
         ColumnMapping.load(tmp_path / "broken.yaml")
 
 
+def test_european_amounts_and_epoch_times(tmp_path):
+    assert normalise_amount("1.234,56", "EUR", "round", decimal_comma=True) == ("1234.56", False)
+    assert normalise_amount("85,64999999999999", "EUR", "round", decimal_comma=True) == (
+        Decimal("85.65"),
+        True,
+    )
+    (tmp_path / "tx.csv").write_text(
+        "id;s;ms;card;shop;amount\n"
+        "x1;1777629600;1777629600123;c;s;1.234,50\n"
+        "x2;2026-05-01 10:00;oops;c;s;2,5\n"
+    )
+    columns = {"transaction_id": "id", "card_id": "card", "merchant_id": "shop", "amount": "amount"}
+    expected = {"s": datetime(2026, 5, 1, 10, 0, tzinfo=UTC)}
+    expected["ms"] = expected["s"] + timedelta(milliseconds=123)
+    for unit, column in (("epoch-s", "s"), ("epoch-ms", "ms")):
+        mapping = ColumnMapping(columns=columns | {"event_time": column})
+        options = ImportOptions(
+            time_format=unit, decimal_comma=True, delimiter=";", currency="EUR", now=NOW
+        )
+        out = tmp_path / unit
+        summary = import_dataset(tmp_path / "tx.csv", None, mapping, out, options)
+        assert summary.accepted == 1
+        assert rejects_of(summary)[0]["reasons"] == {"event_time": f"not a time in {unit}"}
+        (row,) = read_transactions(out).to_pylist()
+        assert row["event_time"] == expected[column]
+    # an ISO import meeting a number says so instead of guessing seconds or milliseconds
+    mapping = ColumnMapping(columns=columns | {"event_time": "s"})
+    options = ImportOptions(decimal_comma=True, delimiter=";", currency="EUR", now=NOW)
+    with pytest.raises(ImportFailed, match="a number, not a time"):
+        import_dataset(tmp_path / "tx.csv", None, mapping, tmp_path / "iso", options)
+    assert read_transactions(tmp_path / "epoch-s")["amount"].to_pylist() == [Decimal("1234.5")]
+
+
 @pytest.mark.parametrize(
     ("text", "currency", "policy", "expected", "rounded"),
     [
