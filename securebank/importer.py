@@ -13,6 +13,9 @@ What the importer fixes before the contract sees a row, each counted in the summ
 - numbers where text is expected (`mcc: 5999` in YAML, integer ids in Parquet) become text, and an
   MCC that lost its leading zeros (`742`) gets them back.
 
+Only fraud labels are kept: a "not fraud" label row is validated and counted (`labels_genuine`),
+since a transaction without a fraud label is genuine to the features and the training targets.
+
 Nothing vanishes: every refused row, malformed CSV line, repeated transaction id, refused label,
 label of a refused row and orphaned label is one line of `rejects.jsonl` with its reason (never
 its values, which may hold a card number) and is counted in `ImportSummary.reasons`.
@@ -20,8 +23,9 @@ its values, which may hold a card number) and is counted in `ImportSummary.reaso
 The file is streamed in blocks (pyarrow's CSV streaming reader, or Parquet batches); accepted rows
 are spilled per UTC day to Arrow files and their ids per hash bucket; each bucket then yields the
 repeated ids (first row wins, anywhere in the file), and each day is written sorted as Parquet.
-Memory follows the block size, the largest day and one bucket of ids, not the file size. The label
-file is held in memory (it usually lists the frauds only).
+Memory follows the block size, the largest day and one bucket of ids, not the file size; the fraud
+labels are held in memory (about 1 % of the rows), so the labels may come from the transactions
+file itself (`--labels` naming the same file, `is_fraud` its fraud column).
 """
 
 from __future__ import annotations
@@ -213,6 +217,9 @@ class ImportSummary:
     times_localised: int = 0
     days: int = 0
     labels_read: int = 0
+    #: label rows saying "not fraud": validated and counted, not stored (features and training
+    #: read fraud labels only), so a label file as long as the transactions costs no memory
+    labels_genuine: int = 0
     labels: int = 0
     labels_rejected: int = 0
     labels_orphaned: int = 0
@@ -553,6 +560,9 @@ def _read_labels(
             if isinstance(parsed, Rejection):
                 rejects.add("labels", {"row": row}, parsed.as_dict())
                 summary.labels_rejected += 1
+                continue
+            if not parsed.is_fraud:
+                summary.labels_genuine += 1  # no fraud label already means genuine everywhere
                 continue
             pending.setdefault(parsed.transaction_id, []).append(_PendingLabel(row, parsed))
     summary.labels_read = row + len(malformed)

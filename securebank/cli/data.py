@@ -238,7 +238,7 @@ def import_command(
     table.add_column("value", justify="right")
     for key in (
         "rows", "accepted", "rejected", "duplicates", "malformed", "amounts_rounded",
-        "times_localised", "days", "labels_read", "labels", "labels_rejected",
+        "times_localised", "days", "labels_read", "labels_genuine", "labels", "labels_rejected",
         "labels_orphaned", "labels_of_refused_rows",
     ):  # fmt: skip
         table.add_row(key, f"{getattr(summary, key):,}")

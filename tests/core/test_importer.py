@@ -262,7 +262,8 @@ def test_bank_shaped_file_imports_across_chunks_with_nothing_lost(tmp_path):
     assert "no transaction" in by_file[("labels", 4, None)]["transaction_id"]
     assert set(by_file[("labels", 5, None)]) == {"is_fraud"}
     assert (summary.labels_of_refused_rows, summary.labels_orphaned) == (1, 1)
-    assert (summary.labels_read, summary.labels, summary.labels_rejected) == (5, 2, 3)
+    assert (summary.labels_read, summary.labels_genuine) == (5, 1)
+    assert (summary.labels, summary.labels_rejected) == (1, 3)
 
     table = read_transactions(tmp_path / "out")
     assert table.num_rows == rows
@@ -282,7 +283,7 @@ def test_bank_shaped_file_imports_across_chunks_with_nothing_lost(tmp_path):
     summer = datetime(2026, 3, 27, 22, 0) + timedelta(minutes=37 * 399)
     assert by_id["399"]["event_time"] == summer.replace(tzinfo=UTC) - timedelta(hours=2)
     labels = read_labels(tmp_path / "out").to_pylist()
-    assert [(r["transaction_id"], r["is_fraud"]) for r in labels] == [("10", True), ("11", False)]
+    assert [(r["transaction_id"], r["is_fraud"]) for r in labels] == [("10", True)]
     assert labels[0]["reported_at"] == by_id["10"]["event_time"] + timedelta(days=7)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["issuer"] == {"country": "FR", "currency": "EUR"}
@@ -421,3 +422,26 @@ def test_semicolon_separated_latin1_exports(tmp_path):
     (refused,) = rejects_of(summary)
     assert refused["row"] == 1 and set(refused["reasons"]) == {"merchant_id"}
     assert read_transactions(tmp_path / "out")["amount"].to_pylist() == [Decimal("3.3")]
+
+
+def test_labels_may_come_from_the_transactions_file_itself(tmp_path):
+    lines = ["TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT,TX_FRAUD"] + [
+        f"{i},2026-05-0{1 + i % 3} 10:00:{i % 60:02d},c{i % 4},t{i % 5},{i + 1}.5,{int(i % 7 == 0)}"
+        for i in range(50)
+    ]
+    (tmp_path / "bank.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "map.yaml").write_text(BANK_MAPPING)
+    options = ImportOptions(timezone=ZoneInfo("UTC"), label_delay=timedelta(days=7), now=NOW)
+    summary = import_dataset(
+        tmp_path / "bank.csv",
+        tmp_path / "bank.csv",
+        ColumnMapping.load(tmp_path / "map.yaml"),
+        tmp_path / "out",
+        options,
+    )
+    frauds = [i for i in range(50) if i % 7 == 0]
+    assert (summary.accepted, summary.labels) == (50, len(frauds))
+    assert summary.labels_genuine == 50 - len(frauds)
+    assert summary.rejects_file is None
+    labels = read_labels(tmp_path / "out")
+    assert sorted(labels["transaction_id"].to_pylist(), key=int) == [str(i) for i in frauds]
