@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import zlib
 from collections import Counter, OrderedDict, deque
@@ -70,6 +71,7 @@ _TEXT_FIELDS = frozenset(
     | {"merchant_country", "channel", "device_id", "status"}
 )
 REJECTS_FILE = "rejects.jsonl"
+_ROW_NUMBER = re.compile(r"row \d+")
 _STAGING = ".import-staging"
 #: How files spell a label's is_fraud.
 _BOOLEAN_TEXT = {
@@ -224,7 +226,7 @@ class ImportSummary:
     labels_rejected: int = 0
     labels_orphaned: int = 0
     labels_of_refused_rows: int = 0
-    #: "file: field: reason" → how many rejects.jsonl lines say so.
+    #: "file: field: reason" (row numbers as "row N") → how many rejects.jsonl lines say so.
     reasons: Counter[str] = field(default_factory=Counter)
     rejects_file: Path | None = None
 
@@ -247,8 +249,8 @@ class _Rejects:
 
     def add(self, kind: str, position: dict[str, int], reasons: dict[str, str]) -> None:
         self.handle.write(json.dumps({"file": kind, **position, "reasons": reasons}) + "\n")
-        for name, reason in reasons.items():
-            self.summary.reasons[f"{kind}: {name}: {reason}"] += 1
+        for name, reason in reasons.items():  # counted without row numbers: a bounded set
+            self.summary.reasons[f"{kind}: {name}: {_ROW_NUMBER.sub('row N', reason)}"] += 1
 
     def close(self) -> None:
         self.handle.close()

@@ -255,6 +255,8 @@ def test_bank_shaped_file_imports_across_chunks_with_nothing_lost(tmp_path):
     }
     assert "row 6" in by_file[("transactions", rows + 2, None)]["transaction_id"]
     assert "row 11" in by_file[("transactions", rows + 4, None)]["transaction_id"]
+    repeats = "transactions: transaction_id: repeats the transaction id of row N; the first is kept"
+    assert summary.reasons[repeats] == 2  # counted by reason, not by row: a bounded summary
     assert set(by_file[("transactions", rows + 3, None)]) == {"event_time"}
     assert by_file[("labels", 3, None)] == {
         "transaction_id": f"its transaction (row {rows + 1}) was refused"
