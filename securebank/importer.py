@@ -36,7 +36,7 @@ import re
 import shutil
 import zlib
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -388,14 +388,16 @@ _A_NUMBER = "a number, not a time: pass --time-format epoch-s or epoch-ms"
 _NO_ZONE = "timestamp has no time zone; pass --timezone (e.g. UTC)"
 
 
-def _clean(raw: dict[str, Any]) -> dict[str, Any]:
-    """Blank values are absent (optional fields take their default); numbers become text."""
-    record = {}
-    for name, value in raw.items():
-        if isinstance(value, str):
-            value = value.strip()
-            if not value:
-                continue
+def _clean(pairs: Iterable[tuple[str, Any]], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`base` plus the (field, value) pairs: blank values are absent (optional fields take their
+    default), surrounding spaces go, numbers become text, a short MCC gets its leading zeros."""
+    record = dict(base) if base else {}
+    for name, value in pairs:
+        if type(value) is str:
+            if not value or value[0].isspace() or value[-1].isspace():
+                value = value.strip()
+                if not value:
+                    continue
         elif value is None:
             continue
         elif (
@@ -404,7 +406,7 @@ def _clean(raw: dict[str, Any]) -> dict[str, Any]:
             value = _as_text(value)
         record[name] = value
     mcc = record.get("mcc")
-    if isinstance(mcc, str) and mcc.isdigit() and len(mcc) < 4:
+    if isinstance(mcc, str) and len(mcc) < 4 and mcc.isdigit():
         record["mcc"] = mcc.zfill(4)
     return record
 
@@ -546,7 +548,7 @@ def _read_labels(
         values = {name: batch.column(source).to_pylist() for name, source in columns.items()}
         for i in range(batch.num_rows):
             row += 1
-            record = _clean({name: column[i] for name, column in values.items()})
+            record = _clean((name, column[i]) for name, column in values.items())
             if "is_fraud" in record:
                 record["is_fraud"] = _parse_flag(record["is_fraud"])
             problem = None
@@ -684,8 +686,9 @@ def _validate_block(plan: _BlockPlan, batch: pa.RecordBatch, first_row: int) -> 
     rows: list[int] = []
     refused: list[tuple[int, dict[str, str], str | None]] = []
     rounded = localised = 0
+    base = _clean(constants.items())
     for row, values in enumerate(zip(*columns, strict=True), start=first_row):
-        record = _clean(dict(zip(plan.names, values, strict=True)) | constants)
+        record = _clean(zip(plan.names, values, strict=True), base)
         problem = None
         if "currency" not in record:
             record["currency"] = options.currency
