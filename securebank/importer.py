@@ -631,10 +631,6 @@ def import_dataset(
     label_table = pa.Table.from_pylist(label_rows, schema=LABEL_SCHEMA)
     pq.write_table(label_table, staging / "labels" / "labels.parquet")
     shutil.rmtree(staging / "spill")
-    for target in (transactions_path(out), labels_path(out)):
-        shutil.rmtree(target, ignore_errors=True)
-        (staging / target.name).rename(target)
-    shutil.rmtree(staging)
     manifest = {
         "generator": "securebank.importer",
         "source": str(transactions_file),
@@ -645,11 +641,25 @@ def import_dataset(
         "amounts": options.amounts,
         **{k: v for k, v in vars(summary).items() if isinstance(v, int)},
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    layout = (transactions_path(out).name, labels_path(out).name, "manifest.json")
+    _swap_in(staging, out, layout)
     if sum(summary.reasons.values()) == 0:
         rejects.path.unlink()
         summary.rejects_file = None
     return summary
+
+
+def _swap_in(staging: Path, out: Path, names: tuple[str, ...]) -> None:
+    """Replace `out`'s entries with the staged ones. The earlier ones are moved aside first and
+    deleted last, so a kill at any point leaves each entry in `out` or in the staging folder."""
+    previous = staging / "previous"
+    previous.mkdir()
+    for name in names:
+        if (out / name).exists():
+            (out / name).rename(previous / name)
+        (staging / name).rename(out / name)
+    shutil.rmtree(staging)
 
 
 def _label_source_columns(labels_file: Path, options: ImportOptions) -> list[str]:

@@ -447,3 +447,54 @@ def test_labels_may_come_from_the_transactions_file_itself(tmp_path):
     assert summary.rejects_file is None
     labels = read_labels(tmp_path / "out")
     assert sorted(labels["transaction_id"].to_pylist(), key=int) == [str(i) for i in frauds]
+
+
+def test_an_import_killed_midway_leaves_the_earlier_dataset_and_the_next_one_works(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    source = bank_file(tmp_path, 200)
+    (tmp_path / "map.yaml").write_text(BANK_MAPPING)
+    mapping = ColumnMapping.load(tmp_path / "map.yaml")
+    out = tmp_path / "out"
+    options = ImportOptions(timezone=ZoneInfo("UTC"), block_bytes=1024, now=NOW)
+    import_dataset(source, None, mapping, out, options)
+    before = read_transactions(out)
+    marker = tmp_path / "first-block-spilled"
+    script = f"""
+import time
+from datetime import datetime, UTC
+from pathlib import Path
+from zoneinfo import ZoneInfo
+from securebank.importer import ColumnMapping, ImportOptions, import_dataset
+
+def pause(row):  # after the first block is spilled: wait to be killed
+    Path({str(marker)!r}).write_text(str(row))
+    time.sleep(120)
+
+import_dataset(
+    Path({str(source)!r}), None, ColumnMapping.load(Path({str(tmp_path / "map.yaml")!r})),
+    Path({str(out)!r}),
+    ImportOptions(
+        timezone=ZoneInfo("Europe/Paris"), block_bytes=1024, now=datetime(2026, 11, 1, tzinfo=UTC)
+    ),
+    on_progress=pause,
+)
+"""
+    child = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(600):  # a bounded wait for the child to reach the marker, not a timing
+            if marker.exists() or child.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert marker.exists(), "the child never spilled a block"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait()
+    assert (out / ".import-staging").exists()  # killed mid-import
+    assert read_transactions(out).equals(before)  # the earlier dataset is untouched
+    summary = import_dataset(source, None, mapping, out, options)
+    assert summary.accepted == 200 and not (out / ".import-staging").exists()
