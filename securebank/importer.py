@@ -601,6 +601,7 @@ def import_dataset(
         raise MappingError("the labels have no reported_at: map its column or give a label delay")
     out.mkdir(parents=True, exist_ok=True)
     staging = out / _STAGING
+    _restore_interrupted_swap(staging, out)
     shutil.rmtree(staging, ignore_errors=True)
     summary = ImportSummary()
     rejects = _Rejects(out / REJECTS_FILE, summary)
@@ -660,6 +661,14 @@ def _swap_in(staging: Path, out: Path, names: tuple[str, ...]) -> None:
             (out / name).rename(previous / name)
         (staging / name).rename(out / name)
     shutil.rmtree(staging)
+
+
+def _restore_interrupted_swap(staging: Path, out: Path) -> None:
+    """A swap killed midway: put back an earlier entry that `out` no longer has."""
+    previous = staging / "previous"
+    for entry in previous.iterdir() if previous.is_dir() else ():
+        if not (out / entry.name).exists():
+            entry.rename(out / entry.name)
 
 
 def _label_source_columns(labels_file: Path, options: ImportOptions) -> list[str]:

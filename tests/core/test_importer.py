@@ -498,3 +498,22 @@ import_dataset(
     assert read_transactions(out).equals(before)  # the earlier dataset is untouched
     summary = import_dataset(source, None, mapping, out, options)
     assert summary.accepted == 200 and not (out / ".import-staging").exists()
+
+
+def test_a_swap_killed_midway_is_undone_by_the_next_import(tmp_path):
+    source = bank_file(tmp_path, 20)
+    (tmp_path / "map.yaml").write_text(BANK_MAPPING)
+    mapping = ColumnMapping.load(tmp_path / "map.yaml")
+    out = tmp_path / "out"
+    options = ImportOptions(timezone=ZoneInfo("UTC"), now=NOW)
+    import_dataset(source, None, mapping, out, options)
+    before = read_transactions(out)
+    # as if killed after moving the old transactions aside, before moving the new ones in
+    aside = out / ".import-staging" / "previous"
+    aside.mkdir(parents=True)
+    (out / "transactions").rename(aside / "transactions")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("TRANSACTION_ID,TX_DATETIME,CUSTOMER_ID,TERMINAL_ID,TX_AMOUNT\n1,x,1,1,1\n")
+    with pytest.raises(ImportFailed):  # a failing import must not lose the restored dataset
+        import_dataset(broken, None, mapping, out, options)
+    assert read_transactions(out).equals(before)
