@@ -35,7 +35,7 @@ import json
 import re
 import shutil
 import zlib
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -61,6 +61,7 @@ from securebank.contract import (
 )
 from securebank.dataset import day_folder, labels_path, transactions_path
 from securebank.reference import currency_exponent
+from securebank.spill import KeyedSpill
 
 TRANSACTION_FIELDS = tuple(TRANSACTION_SCHEMA.names)
 LABEL_FIELDS = ("transaction_id", "is_fraud", "reported_at")
@@ -423,60 +424,6 @@ def _parse_flag(value: Any) -> Any:
 # Spilling accepted rows per day, then writing each day sorted
 
 
-class _KeyedSpill:
-    """Record batches appended per integer key to Arrow stream files; a bounded number kept open.
-
-    Keys are UTC days (accepted rows) or id-hash buckets (transaction ids, for de-duplication).
-    """
-
-    def __init__(self, folder: Path, schema: pa.Schema, max_open: int = 64) -> None:
-        self.folder = folder
-        self.schema = schema
-        self.max_open = max_open
-        self.writers: OrderedDict[int, pa.ipc.RecordBatchStreamWriter] = OrderedDict()
-        self.parts: dict[int, list[Path]] = {}
-        folder.mkdir(parents=True, exist_ok=True)
-
-    def write(self, batch: pa.RecordBatch, keys: np.ndarray) -> None:
-        if batch.num_rows == 0:
-            return
-        order = np.argsort(keys, kind="stable")
-        keys, batch = keys[order], batch.take(pa.array(order))
-        starts = np.flatnonzero(np.diff(keys)) + 1
-        for a, b in zip(np.r_[0, starts], np.r_[starts, len(keys)], strict=True):
-            self._writer(int(keys[a])).write_batch(batch.slice(a, b - a))
-
-    def _writer(self, key: int) -> pa.ipc.RecordBatchStreamWriter:
-        writer = self.writers.get(key)
-        if writer is not None:
-            self.writers.move_to_end(key)
-            return writer
-        if len(self.writers) >= self.max_open:
-            _, oldest = self.writers.popitem(last=False)
-            oldest.close()
-        parts = self.parts.setdefault(key, [])
-        path = self.folder / f"{key}-{len(parts)}.arrow"
-        parts.append(path)
-        writer = pa.ipc.new_stream(pa.OSFile(str(path), "wb"), self.schema)
-        self.writers[key] = writer
-        return writer
-
-    def close(self) -> None:
-        for writer in self.writers.values():
-            writer.close()
-        self.writers.clear()
-
-    def written_keys(self) -> list[int]:
-        return sorted(self.parts)
-
-    def read(self, key: int) -> pa.Table:
-        tables = []
-        for path in self.parts[key]:
-            with pa.memory_map(str(path)) as source:
-                tables.append(pa.ipc.open_stream(source).read_all())
-        return pa.concat_tables(tables)
-
-
 #: Id-hash buckets of the de-duplication: memory holds one bucket's ids (1/64 of the file).
 _ID_BUCKETS = 64
 _ID_SCHEMA = pa.schema([("transaction_id", pa.string()), ("_row", pa.int64())])
@@ -486,8 +433,8 @@ class _Spill:
     """Accepted rows by UTC day, and their ids by hash bucket to find repeats across the file."""
 
     def __init__(self, folder: Path) -> None:
-        self.days = _KeyedSpill(folder / "days", _SPILL_SCHEMA)
-        self.ids = _KeyedSpill(folder / "ids", _ID_SCHEMA, max_open=_ID_BUCKETS)
+        self.days = KeyedSpill(folder / "days", _SPILL_SCHEMA)
+        self.ids = KeyedSpill(folder / "ids", _ID_SCHEMA, max_open=_ID_BUCKETS)
 
     def write(self, batch: pa.RecordBatch) -> None:
         day = pc.cast(batch.column("event_time"), pa.int64()).to_numpy() // _DAY_MS
