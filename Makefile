@@ -70,6 +70,7 @@ bench: install
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/stream.py
+	$(BIN)/python benchmarks/local_aws.py
 	$(BIN)/python benchmarks/importer.py
 
 lock: install
