@@ -110,10 +110,11 @@ def test_smaller_batches_mean_more_invocations_and_lake_objects():
     assert small.dynamodb_write_units == USAGE.dynamodb_write_units
 
 
-def test_cost_command(tmp_path):
-    result = securebank("cost", "--tpm", "10000", "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+def test_cost_command(tmp_path, capsys):
+    from securebank.cli.app import main
+
+    assert main(["cost", "--tpm", "10000", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
     assert report["monthly_usd"] == pytest.approx(
         sum(line["monthly_usd"] for line in report["lines"]), abs=0.05
     )
@@ -122,13 +123,13 @@ def test_cost_command(tmp_path):
     )
     usage = tmp_path / "usage.json"
     USAGE.save(usage)
-    own = json.loads(
-        securebank("cost", "--tpm", "6000", "--usage", str(usage), "--json", cwd=tmp_path).stdout
-    )
+    assert main(["cost", "--tpm", "6000", "--usage", str(usage), "--json"]) == 0
+    own = json.loads(capsys.readouterr().out)
     assert own["usage_per_transaction"]["dynamodb_write_units"] == 4.0
-    bad = securebank("cost", "--tpm", "0", cwd=tmp_path)
-    assert bad.returncode != 0 and "error" in bad.stderr.lower()
+    assert main(["cost", "--tpm", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
     (tmp_path / "broken.json").write_text("{}")
     broken = securebank("cost", "--usage", str(tmp_path / "broken.json"), cwd=tmp_path)
-    assert broken.returncode == 1
+    assert broken.returncode == 1  # a real process: one line on stderr, no traceback
     assert broken.stderr.startswith("error: cannot read usage:")
+    assert "Traceback" not in broken.stderr
