@@ -97,15 +97,25 @@ def data_dir(home: Path) -> Path:
     return home / DATA_DIR
 
 
-def _read_recorded(home: Path) -> dict[str, ServerInfo]:
+def _read_recorded(home: Path, end_legacy: bool = False) -> dict[str, ServerInfo]:
     path = home / STATE_FILE
     if not path.is_file():
         return {}
     try:
         recorded = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    if "servers" not in recorded and "pid" in recorded:
+        if not end_legacy:
+            return {}
+        # the layout of one moto server, which kept nothing: end it, the stack replaces it
+        background.terminate(int(recorded["pid"]), grace_s=5.0)
+        path.unlink(missing_ok=True)
+        return {}
+    try:
         return {name: ServerInfo(**info) for name, info in recorded["servers"].items()}
-    except (ValueError, KeyError, TypeError):
-        return {}  # a file from an older layout: its servers are found dead below
+    except (KeyError, TypeError, AttributeError):
+        return {}
 
 
 def _answering(components: dict[str, ServerInfo]) -> dict[str, ServerInfo]:
@@ -169,7 +179,7 @@ def start(home: Path, port: int | None = None) -> Stack:
     `port`, when given, is the first of four consecutive ports (MiniStack, moto, DynamoDB,
     Kinesis); otherwise each server gets the port it had last time, or a free one.
     """
-    running = _answering(_read_recorded(home))
+    running = _answering(_read_recorded(home, end_legacy=True))
     if len(running) == len(COMPONENTS):
         return Stack(running)
     servers = dict(running)
@@ -229,7 +239,7 @@ def _record(home: Path, servers: dict[str, ServerInfo]) -> None:
 
 def stop(home: Path) -> bool:
     """Stop the local AWS gracefully (state is kept); False when none was running."""
-    recorded = _read_recorded(home)
+    recorded = _read_recorded(home, end_legacy=True)
     (home / STATE_FILE).unlink(missing_ok=True)
     stopped = [background.terminate(info.pid, grace_s=20.0) for info in recorded.values()]
     return any(stopped)
