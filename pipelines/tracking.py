@@ -1,6 +1,6 @@
 """MLflow tracking for pipeline runs: parameters, step times, metrics, plots, the model.
 
-Every run logs the pipeline parameters, each step's wall time, the evaluation metrics (XGBoost
+Every run logs the pipeline parameters, each tuning trial as a child run, each step's wall time, the evaluation metrics (XGBoost
 and baseline), the plots and evaluation report, and the model itself, registered as an MLflow
 model version tagged with its Model Package Group version.
 """
@@ -71,6 +71,19 @@ class MlflowTracker:
                 self.registered_model, self.model_version, "model_package_arn", version.arn
             )
             self._mlflow.set_tag("model_package_version", version.version)
+
+    def log_trial(self, trial: Any) -> None:
+        """One tuning trial as a child run of the pipeline run."""
+        with self._mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            self._mlflow.log_params({k: str(v) for k, v in trial.searched().items()})
+            self._mlflow.log_metrics(
+                {
+                    "validation_ap": trial.validation_ap,
+                    "best_iteration": float(trial.best_iteration),
+                    "seconds": trial.seconds,
+                }
+            )
+        self._mlflow.log_metric("tuning_trial_validation_ap", trial.validation_ap, step=trial.number)
 
     def end(self, failed: bool = False) -> None:
         self._mlflow.end_run(status="FAILED" if failed else "FINISHED")
