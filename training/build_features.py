@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
         window = (event_ms >= lo) & (event_ms < hi)
         ids = features["transaction_id"].to_numpy()[window]
         ripe, y = known_labels(
-            ids, event_ms[window], reported, horizon if cutoff is None else cutoff,
+            ids,
+            event_ms[window],
+            reported,
+            horizon if cutoff is None else cutoff,
             plan.label_delay_days,
         )
         part = features.loc[window].reset_index(drop=True).loc[ripe].reset_index(drop=True)
