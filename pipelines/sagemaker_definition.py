@@ -87,6 +87,7 @@ def build_pipeline(
     if tuning_trials < 1 or tuning_max_seconds < 1:
         raise ValueError("tuning needs at least 1 trial and 1 second")
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import (
         ProcessingInput,
@@ -106,7 +107,6 @@ def build_pipeline(
     from sagemaker.mlops.workflow.fail_step import FailStep
     from sagemaker.mlops.workflow.model_step import ModelStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
     from sagemaker.mlops.workflow.steps import (
         CacheConfig,
         ProcessingStep,
@@ -115,8 +115,8 @@ def build_pipeline(
     )
     from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train import ModelTrainer
-    from sagemaker.train.tuner import HyperparameterTuner
     from sagemaker.train.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.train.tuner import HyperparameterTuner
 
     session = PipelineSession(
         boto_session=boto_session,

@@ -1,8 +1,8 @@
 """MLflow tracking for pipeline runs: parameters, step times, metrics, plots, the model.
 
-Every run logs the pipeline parameters, each tuning trial as a child run, each step's wall time, the evaluation metrics (XGBoost
-and baseline), the plots and evaluation report, and the model itself, registered as an MLflow
-model version tagged with its Model Package Group version.
+Every run logs the pipeline parameters, each tuning trial as a child run, each step's wall
+time, the evaluation metrics (XGBoost and baseline), the plots and evaluation report, and the
+model itself, registered as an MLflow model version tagged with its Model Package Group version.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ class MlflowTracker:
                     "seconds": trial.seconds,
                 }
             )
-        self._mlflow.log_metric("tuning_trial_validation_ap", trial.validation_ap, step=trial.number)
+        self._mlflow.log_metric(
+            "tuning_trial_validation_ap", trial.validation_ap, step=trial.number
+        )
 
     def end(self, failed: bool = False) -> None:
         self._mlflow.end_run(status="FAILED" if failed else "FINISHED")

@@ -11,7 +11,8 @@ at the window's cutoff (see `time_plan`):
 `output/train` (labels as of the validation start; also `plan.json`), `output/validation`
 (labels as of the test start), `output/refit` (train + gap + validation, labels as of the test
 start: what the registered model is refitted on) and `output/test` (every label the data holds;
-rows newer than its label horizon minus the delay are left out).
+rows newer than its label horizon minus the delay are left out; also `compromised_cards.json`,
+each defrauded card's first fraud report, for Card Precision@100's known-compromised rule).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from securebank.training.time_plan import (
 )
 
 OUTPUTS = ("train", "validation", "refit", "test")
+#: In `output/test`: card → first fraud report (ms) over the whole history.
+COMPROMISED_FILE = "compromised_cards.json"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,6 +64,17 @@ def _windows(plan: TimePlan) -> dict[str, tuple[int, int, int | None]]:
         "refit": (day_ms(plan.train_start), day_ms(plan.validation_end), test_start),
         "test": (test_start, day_ms(plan.test_end), None),
     }
+
+
+def _write_compromised_cards(features, reported: dict[str, int], out: Path) -> None:
+    """Card → first fraud report (ms), for Card Precision's known-compromised rule."""
+    ids = features["transaction_id"].to_numpy()
+    fraud = np.fromiter((t in reported for t in ids), dtype=bool, count=len(ids))
+    first: dict[str, int] = {}
+    for card, tid in zip(features["card_id"].to_numpy()[fraud], ids[fraud], strict=True):
+        at = reported[tid]
+        first[str(card)] = min(first.get(str(card), at), at)
+    (out / COMPROMISED_FILE).write_text(json.dumps(first))
 
 
 def main(argv: list[str] | None = None) -> dict[str, int]:
@@ -112,6 +126,7 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
         counts[name] = len(part)
         counts[f"{name}_fraud"] = frauds
         counts[f"{name}_immature"] = int((~ripe).sum())
+    _write_compromised_cards(features, reported, processing_output(args.root, "test"))
     document = {**plan.to_dict(), "label_horizon_ms": horizon, "rows": counts}
     (processing_output(args.root, "train") / "plan.json").write_text(json.dumps(document, indent=2))
     return counts

@@ -158,11 +158,10 @@ def plan_from_data(
     """The pipeline's plan, anchored at the end of the data; 0 / empty means derived.
 
     Rows before `history_start` are not used at all; rows from it to the training start feed
-    features only. Test: `test_days` (default 20 % of the data's days, at least 7) ending at the data's last
-    day, or starting on `test_start`. Validation: `validation_days` (default 15 %, at least 7)
-    ending `label_delay_days` before the test. Training: `train_days` ending the delay before
-    validation (default: everything from the history start). History: from `history_start`
-    (default the data's first day) to the training start.
+    features only. Test: `test_days` (default 20 % of the data's days, at least 7) ending at the
+    data's last day, or starting on `test_start`. Validation: `validation_days` (default 15 %,
+    at least 7) ending `label_delay_days` before the test. Training: `train_days` ending the
+    delay before validation (default: everything from the history start).
     """
     days = (last_day - first_day).days + 1
     history = _parse_day(history_start, "history start") or first_day

@@ -29,7 +29,6 @@ from securebank.model_artifact import ModelManifest, save_model_dir
 from securebank.training import container
 from securebank.training.thresholds import choose_thresholds
 
-
 #: The tuning objective, printed by the training container as `validation_ap=VALUE`.
 OBJECTIVE_METRIC = "validation_ap"
 OBJECTIVE_REGEX = "validation_ap=([0-9\\.]+)"

@@ -148,7 +148,9 @@ def test_training_is_a_tuning_step_over_the_shared_search_space(definition):
     assert re.search(metric["Regex"], "x\nvalidation_ap=0.731200\n").group(1) == "0.731200"
     static = job["StaticHyperParameters"]
     assert not set(static) & {r.name for r in SEARCH_SPACE}
-    assert static["num_round"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.NumRound"}]}}
+    number_of_rounds = {"Get": "Parameters.NumRound"}
+    assert static["num_round"] == {"Std:Join": {"On": "", "Values": [number_of_rounds]}}
     parameters = {p["Name"] for p in document["Parameters"]}
-    assert {"HistoryStart", "TrainDays", "ValidationDays", "TestDays", "LabelDelayDays"} <= parameters
+    plan = {"HistoryStart", "TrainDays", "ValidationDays", "TestDays", "LabelDelayDays"}
+    assert plan <= parameters
     assert "TuningTrials" not in parameters  # local-only: SageMaker's bounds are fixed above

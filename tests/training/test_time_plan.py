@@ -190,5 +190,5 @@ def test_a_seven_day_dataset_and_a_fraudless_window_are_plan_errors(tmp_path, sm
     with pytest.raises(PlanError, match="holds 7 days"):
         build_features.main(["--root", str(short), "--train-days", "7"])
     unlabelled = _processing_root(tmp_path / "none", small_dataset, drop_labels=True)
-    with pytest.raises(PlanError, match="the train window .* holds no fraud"):
+    with pytest.raises(PlanError, match=r"the train window .* holds no fraud"):
         build_features.main(["--root", str(unlabelled), "--label-delay-days", "0"])
