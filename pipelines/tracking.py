@@ -89,3 +89,52 @@ class MlflowTracker:
 
     def end(self, failed: bool = False) -> None:
         self._mlflow.end_run(status="FAILED" if failed else "FINISHED")
+
+
+BACKTEST_EXPERIMENT = "securebank-backtest"
+
+
+def log_backtest(tracking_uri: str, plan: Any, results: list[Any], run_name: str) -> str:
+    """A backtest as one MLflow parent run and a child run per configuration and fold.
+
+    The parent holds the protocol, every configuration and the mean metrics (prefixed `a_`,
+    `b_` when configurations are compared); each child one fold's metrics, rows,
+    top feature and the hyperparameters it trained with. Returns the parent run's id.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(BACKTEST_EXPERIMENT)
+    with mlflow.start_run(run_name=run_name) as parent:
+        mlflow.log_params({f"plan_{k}": v for k, v in vars(plan).items()})
+        for letter, result in zip("abcdefgh", results, strict=False):
+            prefix = f"{letter}_" if len(results) > 1 else ""
+            described = result.config.describe()
+            mlflow.log_params({f"{prefix}{k}": str(v) for k, v in described.items()})
+            mlflow.log_metrics({f"{prefix}{k}": v for k, v in result.mean().items()})
+            for fold in result.folds:
+                with mlflow.start_run(
+                    run_name=f"{result.config.name}-fold-{fold.fold}", nested=True
+                ):
+                    mlflow.set_tags({"configuration": result.config.name, "fold": fold.fold})
+                    mlflow.log_params(
+                        {
+                            "train": f"{fold.plan.train_start}..{fold.plan.train_end}",
+                            "test": f"{fold.plan.test_start}..{fold.plan.test_end}",
+                            **{f"hp_{k}": str(v) for k, v in fold.hyperparameters.items()},
+                        }
+                    )
+                    mlflow.log_metrics(
+                        {
+                            **fold.metrics,
+                            "top_feature_gain_share": fold.top_feature_gain_share,
+                            "seconds": fold.seconds,
+                            **{f"rows_{k}": float(v) for k, v in fold.rows.items()},
+                            **{
+                                f"recall_{name}": v["recall_at_1pct_fpr"]
+                                for name, v in fold.by_scenario.items()
+                            },
+                        }
+                    )
+                    mlflow.set_tag("top_feature", fold.top_feature)
+        return parent.info.run_id
