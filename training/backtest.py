@@ -124,6 +124,7 @@ class BacktestConfig:
             raise BacktestError(f"configuration {name!r}: {error}") from error
         if trials < 0 or seconds <= 0:
             raise BacktestError(f"configuration {name!r}: tuning bounds must be positive")
+        feature_builder(settings.get("feature_set") or None)  # refuse an unknown set up front
         return cls(name, hp, settings.get("feature_set") or None, trials, seconds)
 
     def describe(self) -> dict[str, Any]:
