@@ -38,7 +38,7 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     seen_steps = []
     runs = []
-    for _ in range(2):
+    for attempt in range(2):
         tracker = MlflowTracker(uri, aws.names.model_package_group, "test")
         run = run_pipeline(
             s3=aws.client("s3"),
@@ -48,6 +48,7 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
             workdir=tmp_path / "work",
             tracker=tracker,
             on_step=seen_steps.append,
+            overrides={"TuningTrials": "3", "NumRound": "60"} if attempt == 0 else None,
         )
         tracker.end()
         runs.append((run, tracker))
@@ -75,6 +76,16 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     assert mv.tags["model_package_version"] == "1"
     artifacts = {a.path for a in client.list_artifacts(tracker.run_id, "evaluation")}
     assert "evaluation/pr_curve.png" in artifacts
+    # Tuning: every trial is a child run of the pipeline run, trial 1 the given parameters.
+    children = client.search_runs(
+        [logged.info.experiment_id], f"tags.mlflow.parentRunId = '{tracker.run_id}'"
+    )
+    assert sorted(r.info.run_name for r in children) == ["trial-1", "trial-2", "trial-3"]
+    assert all("validation_ap" in r.data.metrics for r in children)
+    # The registered model was refitted on training + validation (labels as of the test start).
+    manifest = model.manifest
+    assert manifest.training_range["refit_end"] == manifest.training_range["validation_end"]
+    assert manifest.hyperparameters["refit_rows"] > evaluation["rows"]["train"]
 
 
 def test_gate_failure_names_the_metric_and_registers_nothing(aws, dataset, tmp_path):
@@ -90,6 +101,23 @@ def test_gate_failure_names_the_metric_and_registers_nothing(aws, dataset, tmp_p
             image_uri="example/securebank:test",
             workdir=tmp_path,
             overrides={"MinAveragePrecision": "1.01"},
+        )
+    assert registry.list() == []
+
+
+def test_an_impossible_time_plan_is_a_plan_error(aws, dataset, tmp_path):
+    from securebank.training.time_plan import PlanError
+
+    _upload(aws, dataset)
+    registry = ModelRegistry(aws.client("sagemaker"), aws.names.model_package_group)
+    with pytest.raises(PlanError, match=r"this plan needs at least 215"):
+        run_pipeline(
+            s3=aws.client("s3"),
+            registry=registry,
+            names=aws.names,
+            image_uri="x",
+            workdir=tmp_path,
+            overrides={"TrainDays": "180"},
         )
     assert registry.list() == []
 
