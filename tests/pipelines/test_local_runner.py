@@ -131,3 +131,40 @@ def test_unknown_or_mistyped_parameters_are_refused(aws, tmp_path):
         run_pipeline(**common, overrides={"MaxDeph": "3"})
     with pytest.raises(ParameterError, match="MaxDepth must be integer"):
         run_pipeline(**common, overrides={"MaxDepth": "deep"})
+
+
+def test_cli_prints_one_error_line_for_an_impossible_plan(moto_endpoint, dataset, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "SECUREBANK_HOME": str(tmp_path / "home"),
+        "SECUREBANK_ENVIRONMENT": "planerror",
+        "COLUMNS": "200",
+    }
+    plan = ["-p", "TrainDays=7", "-p", "ValidationDays=30", "-p", "TestDays=60"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "securebank.cli.app",
+            "pipeline",
+            "run",
+            "--data",
+            str(dataset),
+            *plan,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: the data holds 90 days"), lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
