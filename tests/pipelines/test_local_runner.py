@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
@@ -48,7 +49,10 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
             workdir=tmp_path / "work",
             tracker=tracker,
             on_step=seen_steps.append,
-            overrides={"NumRound": "40", "TuningTrials": "2" if attempt == 0 else "1"},
+            # Run 1 tunes (2 trials); run 2 uses the literal 7-day windows of the protocol.
+            overrides={"NumRound": "40", "TuningTrials": "2"}
+            if attempt == 0
+            else {"NumRound": "40", "TrainDays": "7", "ValidationDays": "7", "TestDays": "7"},
         )
         tracker.end()
         runs.append((run, tracker))
@@ -86,6 +90,13 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     manifest = model.manifest
     assert manifest.training_range["refit_end"] == manifest.training_range["validation_end"]
     assert manifest.hyperparameters["refit_rows"] > evaluation["rows"]["train"]
+    # A literal 7-day training window trains, evaluates and registers.
+    second = load_model_bytes(read_bytes(aws.client("s3"), registry.get(2).model_data_url))
+    window = second.manifest.training_range
+    assert (
+        date.fromisoformat(window["train_end"]) - date.fromisoformat(window["train_start"])
+    ).days == 7
+    assert window["history_start"] < window["train_start"]
 
 
 def test_gate_failure_names_the_metric_and_registers_nothing(aws, dataset, tmp_path):
