@@ -6,7 +6,9 @@ by default). Selection: fit on `train`, stop early on the later `validation` win
 precision (`aucpr`); the thresholds are chosen on those out-of-sample validation scores
 (`thresholds.choose_thresholds`). Then, when `refit` is given, the model is refitted with the
 selected number of rounds on every row whose label has matured by the test start (training +
-validation), so the registered model is as recent as the labels allow. The manifest holds the
+validation), so the registered model is as recent as the labels allow; each threshold is
+carried to the refitted model by the share of validation traffic it flags
+(`thresholds.carry_thresholds`). The manifest holds the
 feature names, the feature-set version, the thresholds and the data ranges. The script prints
 `validation_ap=VALUE`, the tuning objective SageMaker's tuner reads from the log.
 """
@@ -27,7 +29,7 @@ from sklearn.metrics import average_precision_score
 from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import ModelManifest, save_model_dir
 from securebank.training import container
-from securebank.training.thresholds import choose_thresholds
+from securebank.training.thresholds import carry_thresholds, choose_thresholds
 
 #: The tuning objective, printed by the training container as `validation_ap=VALUE`.
 OBJECTIVE_METRIC = "validation_ap"
@@ -151,6 +153,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     thresholds, rule = choose_thresholds(
         y_val, validation_scores, hp.review_rate, hp.decline_precision
     )
+    if booster is not selected:  # the refitted model scores on its own scale
+        thresholds = carry_thresholds(thresholds, validation_scores, booster.inplace_predict(x_val))
     plan_file = train_dir / "plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.is_file() else {}
     manifest = ModelManifest(

@@ -81,3 +81,17 @@ def test_card_precision_removes_detected_and_known_compromised_cards():
     assert card_precision_at_k(days, cards, y, scores, k=2, known_since=later) == pytest.approx(
         (0.5 + 0.5 + 0.5) / 3
     )
+
+
+def test_thresholds_carry_to_another_model_by_traffic_share():
+    from securebank.decision import Thresholds
+    from securebank.training.thresholds import carry_thresholds
+
+    old = np.linspace(0, 1, 1001)  # a threshold of 0.99 flags 1.1 % of the traffic
+    new = old**3  # the same ranking on another scale
+    carried = carry_thresholds(Thresholds(review=0.99, decline=0.999), old, new)
+    assert np.mean(new >= carried.review) == pytest.approx(np.mean(old >= 0.99))
+    assert np.mean(new >= carried.decline) == pytest.approx(np.mean(old >= 0.999))
+    assert carried.review == pytest.approx(0.99**3)
+    # A decline threshold that flagged nothing stays unreachable.
+    assert carry_thresholds(Thresholds(review=0.5, decline=1.0), old * 0.9, new).decline == 1.0
