@@ -111,7 +111,7 @@ def test_gate_failure_names_the_metric_and_registers_nothing(aws, dataset, tmp_p
             names=aws.names,
             image_uri="example/securebank:test",
             workdir=tmp_path,
-            overrides={"MinAveragePrecision": "1.01"},
+            overrides={"MinAveragePrecision": "1.01", "NumRound": "40"},
         )
     assert registry.list() == []
 
