@@ -172,3 +172,44 @@ def cli_dataset(tmp_path_factory, dataset):
     out = tmp_path_factory.mktemp("cli-data")
     write_dataset(out, dataset[0], dataset[1], {})
     return out
+
+
+def test_cli_compares_two_configurations_and_tracks_parent_and_fold_runs(
+    tmp_path, capsys, monkeypatch, cli_dataset
+):
+    import json
+
+    import mlflow
+
+    from securebank.cli.app import main
+    from securebank.settings import get_settings
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("SECUREBANK_HOME", str(tmp_path / "home"))
+    get_settings.cache_clear()
+    fast = [arg for k, v in FAST.items() for arg in ("--set", f"{k}={v}")]
+    compare = ["--compare", "max_depth=2", "--out", str(tmp_path / "r.json")]
+    try:
+        code = main(["backtest", "--data", str(cli_dataset), "--folds", "2", *fast, *compare])
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    document = json.loads((tmp_path / "r.json").read_text())
+    comparison = document["comparison"]
+    assert comparison["b"]["hp_max_depth"] == 2 and comparison["a"]["hp_max_depth"] == 6
+    assert [row["fold"] for row in comparison["folds"]] == [0, 1]
+    ap = comparison["mean"]["ap"]
+    assert ap["b_minus_a"] == pytest.approx(ap["b"] - ap["a"])
+    assert "ap:" in out and "compromised_merchant" in out
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    experiment = client.get_experiment_by_name("securebank-backtest")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 4  # two configurations x two folds
+    assert {c.data.tags["fold"] for c in children} == {"0", "1"}
+    assert parent.data.metrics["a_ap"] == pytest.approx(ap["a"])
+    assert all("cp_at_100" in c.data.metrics for c in children)
