@@ -99,7 +99,8 @@ def log_backtest(tracking_uri: str, plan: Any, results: list[Any], run_name: str
 
     The parent holds the protocol, every configuration and the mean metrics (prefixed `a_`,
     `b_` when configurations are compared); each child one fold's metrics, rows,
-    top feature and the hyperparameters it trained with. Returns the parent run's id.
+    top feature and the hyperparameters it trained with, and under it a run per tuning trial
+    when the configuration tunes. Returns the parent run's id.
     """
     import mlflow
 
@@ -137,4 +138,8 @@ def log_backtest(tracking_uri: str, plan: Any, results: list[Any], run_name: str
                         }
                     )
                     mlflow.set_tag("top_feature", fold.top_feature)
+                    for trial in fold.trials:
+                        with mlflow.start_run(run_name=f"trial-{trial['number']}", nested=True):
+                            mlflow.log_params({k: str(v) for k, v in trial.items()})
+                            mlflow.log_metric("validation_ap", trial["validation_ap"])
         return parent.info.run_id

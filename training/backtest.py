@@ -147,6 +147,8 @@ class FoldResult:
     top_feature_gain_share: float
     hyperparameters: dict[str, Any]
     seconds: float
+    #: Tuning trials of this fold (number, searched values, validation AP); empty untuned.
+    trials: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -175,6 +177,7 @@ class BacktestResult:
                     "by_scenario": f.by_scenario,
                     "rows": f.rows,
                     "hyperparameters": f.hyperparameters,
+                    "trials": f.trials,
                     "seconds": f.seconds,
                 }
                 for f in self.folds
@@ -274,6 +277,7 @@ def run_fold(
 
     early, late = _inner_split(train, plan)
     hp = config.hyperparameters
+    trials: list[dict[str, Any]] = []
     if config.tuning_trials > 1:
         result = tune(
             early,
@@ -286,6 +290,10 @@ def run_fold(
             on_trial=on_trial,
         )
         hp = result.best.hyperparameters
+        trials = [
+            {"number": t.number, "validation_ap": t.validation_ap, **t.searched()}
+            for t in result.trials
+        ]
     _, booster, params = select_and_refit(early, late, hp, refit_on=train, names=names)
 
     x_test, y_test = matrix(test, names)
@@ -320,6 +328,7 @@ def run_fold(
         top_feature_gain_share=float(gain.get(top, 0.0) / total),
         hyperparameters={**asdict(hp), "rounds": int(params["best_iteration"]) + 1},
         seconds=time.perf_counter() - started,
+        trials=trials,
     )
 
 

@@ -189,7 +189,8 @@ def test_cli_compares_two_configurations_and_tracks_parent_and_fold_runs(
     monkeypatch.setenv("SECUREBANK_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
     fast = [arg for k, v in FAST.items() for arg in ("--set", f"{k}={v}")]
-    compare = ["--compare", "max_depth=2", "--out", str(tmp_path / "r.json")]
+    compare = ["--compare", "max_depth=2", "--compare", "tuning_trials=2"]
+    compare += ["--out", str(tmp_path / "r.json")]
     try:
         code = main(["backtest", "--data", str(cli_dataset), "--folds", "2", *fast, *compare])
     finally:
@@ -213,3 +214,12 @@ def test_cli_compares_two_configurations_and_tracks_parent_and_fold_runs(
     assert {c.data.tags["fold"] for c in children} == {"0", "1"}
     assert parent.data.metrics["a_ap"] == pytest.approx(ap["a"])
     assert all("cp_at_100" in c.data.metrics for c in children)
+    # The tuned configuration's trials are runs under its fold runs, trial 1 its own settings.
+    tuned = [c for c in children if "tuning_trials" in c.data.tags["configuration"]]
+    assert len(tuned) == 2
+    for fold_run in tuned:
+        trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == fold_run.info.run_id]
+        assert sorted(t.info.run_name for t in trials) == ["trial-1", "trial-2"]
+        first = next(t for t in trials if t.info.run_name == "trial-1")
+        assert first.data.params["max_depth"] == "2"
+    assert [len(f["trials"]) for f in document["results"][1]["folds"]] == [2, 2]
