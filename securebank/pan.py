@@ -154,7 +154,11 @@ def contains_pan(text: str) -> bool:
         start, end = match.span()
         if end - start < 13:
             continue
-        groups = [_ascii_digits(g) for g in _GROUP.findall(match.group())]
+        groups = _GROUP.findall(match.group())
+        if sum(map(len, groups)) < 13:
+            continue
+        if not match.group().isascii():
+            groups = [_ascii_digits(g) for g in groups]
         if _holds_card_number(groups, _standalone(text, start, end)):
             return True
     return False
