@@ -55,6 +55,7 @@ READ_TIMEOUT_SECONDS = 10.0
 _DRAIN_BYTES = 64 * 1024
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.S)
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 log = logging.getLogger("securebank.ingest")
 
@@ -66,6 +67,8 @@ class _BoundedPool:
     queue_size: int = 256
 
     def start_workers(self) -> None:
+        self._busy_lock = threading.Lock()
+        self.busy_workers = self.max_busy_workers = 0
         self._line: queue.Queue[Any] = queue.Queue(maxsize=self.queue_size)
         self._threads = [
             threading.Thread(target=self._work, name=f"ingest-worker-{i}", daemon=True)
@@ -87,12 +90,17 @@ class _BoundedPool:
             if item is None:
                 return
             request, client_address = item
+            with self._busy_lock:
+                self.busy_workers += 1
+                self.max_busy_workers = max(self.max_busy_workers, self.busy_workers)
             try:
                 self.finish_request(request, client_address)  # type: ignore[attr-defined]
             except Exception:
                 self.handle_error(request, client_address)  # type: ignore[attr-defined]
             finally:
                 self.shutdown_request(request)  # type: ignore[attr-defined]
+                with self._busy_lock:
+                    self.busy_workers -= 1
 
     def stop_workers(self) -> None:
         for _ in self._threads:
@@ -399,7 +407,7 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     for _ in range(limit):
         if not brackets:
             return False
-        peeled = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        peeled = _INNERMOST.sub(b"", brackets)  # one level: pairs it uncovers wait a pass
         if peeled == brackets:
             return False  # unbalanced: not JSON, the parser says so
         brackets = peeled
