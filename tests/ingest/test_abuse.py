@@ -352,3 +352,17 @@ def test_drain_answers_requests_in_flight_then_refuses_new_connections(serve, ke
     assert _closed_by_server(idle, within=2.0)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=1)
+
+
+def test_the_model_server_drains_too():
+    from securebank.inference.endpoint import Endpoint
+    from securebank.inference.server import ModelServer
+
+    server = _start(ModelServer(("127.0.0.1", 0), Endpoint()))
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+    conn.request("GET", "/ping")
+    assert conn.getresponse().read() and server.requests_in_flight == 0  # kept alive, idle
+    assert server.drain(timeout=5)
+    with pytest.raises((OSError, http.client.HTTPException)):
+        conn.request("GET", "/ping")
+        conn.getresponse()
