@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -67,6 +68,12 @@ class DrainingServer:
     def shutdown_request(self, request: Any) -> None:
         self.connection_closed(request)
         super().shutdown_request(request)  # type: ignore[misc]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Connections closed by the drain itself are not errors worth a traceback."""
+        if self.draining and isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[misc]
 
     def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
         """Stop accepting, wait for requests in flight (up to `timeout`), close connections.
