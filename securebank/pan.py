@@ -35,6 +35,7 @@ _SEPARATOR = r"\s\-_.:/\\,|+\u2010-\u2015\u2212"
 #: A written number: digits with runs of up to three separators between them.
 _RUN = re.compile(rf"\d++(?:[{_SEPARATOR}]{{1,3}}+\d++)*+")
 _GROUP = re.compile(r"\d+")
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|[nrtbf/\\\"])")
 
 #: Issuer identification ranges: (lowest prefix, highest prefix, lengths issued, network).
 #: From the networks' published IIN ranges (ISO/IEC 7812 registration; major industry identifier
@@ -147,9 +148,22 @@ def _holds_card_number(groups: list[str], standalone: bool) -> bool:
 
 
 def contains_pan(text: str) -> bool:
-    """True when `text` holds a card number in any written form (see the module docstring)."""
+    """True when `text` holds a card number in any written form (see the module docstring).
+
+    Raw JSON text is read with its escapes (`\\uXXXX`, `\\t`, `\\n`, ...) decoded too, so a
+    record whose digits are escaped is caught before it reaches a dead-letter queue as raw bytes."""
     if len(text) < 13:
         return False
+    if "\\" in text and _scan(_JSON_ESCAPE.sub(_unescape, text)):
+        return True
+    return _scan(text)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16)) if match.group(1) else " "
+
+
+def _scan(text: str) -> bool:
     for match in _RUN.finditer(text):
         start, end = match.span()
         if end - start < 13:

@@ -217,6 +217,14 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """The stdlib line would hold the request path only, but keep one access log of our own."""
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The stdlib's error page repeats the request line (which could hold a card number):
+        answer a fixed JSON message instead."""
+        self.close_connection = True
+        reason = self.responses.get(code, ("error",))[0]
+        with contextlib.suppress(OSError):
+            self._send(code, {"message": reason.lower()})
+
     def _send(
         self, status: int, document: dict[str, Any], headers: dict[str, str] | None = None
     ) -> None:
@@ -240,7 +248,7 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         status, counts, key_id = self._post()
         log.info(
             "POST %s %d key=%s accepted=%d duplicates=%d conflicts=%d rejected=%d failed=%d %.1fms",
-            self.path.split("?")[0][:64],
+            "/transactions" if self.path.split("?")[0] == "/transactions" else "(other path)",
             status,
             key_id,
             *counts,

@@ -259,3 +259,14 @@ def test_property_digit_runs_longer_than_19_are_never_searched_for_windows(numbe
 @given(st.integers(10**18, 10**19 - 1))
 def test_property_a_19_digit_id_is_refused_exactly_when_it_is_a_card_number(number):
     assert contains_pan(str(number)) == is_card_number(str(number))
+
+
+@pytest.mark.parametrize("form", list(written_forms(TEST_CARDS["Visa 16"]).values()))
+def test_raw_json_text_with_escaped_digits_is_caught(form):
+    # What a dead-letter queue would hold as raw bytes: json.dumps escapes non-ASCII digits.
+    raw = json.dumps({"card_id": form})
+    assert contains_pan(raw)
+    escaped = "".join(
+        f"\\u{ord(c):04x}" if c.isdigit() else c for c in json.dumps(form, ensure_ascii=False)[1:-1]
+    )
+    assert contains_pan('{"card_id": "' + escaped + '"}')

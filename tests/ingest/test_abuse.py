@@ -366,3 +366,14 @@ def test_the_model_server_drains_too():
     with pytest.raises((OSError, http.client.HTTPException)):
         conn.request("GET", "/ping")
         conn.getresponse()
+
+
+def test_a_malformed_request_line_is_not_echoed(serve, keys):
+    server = serve(idempotency=SeenWindow())
+    sock = socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5)
+    sock.sendall(b"POST /4111111111111111 extra HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while chunk := sock.recv(4096):
+        answer += chunk
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 400") and not contains_pan(answer.decode())
