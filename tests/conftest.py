@@ -50,14 +50,3 @@ def aws(moto_endpoint, request):
     local_stack.provision(clients, names)
     clients.names = names  # type: ignore[attr-defined]
     return clients
-
-
-# Property tests are deterministic in CI: the same examples on every run, no example database.
-if True:  # a block of its own, so that it merges cleanly
-    import os
-
-    from hypothesis import settings as _hypothesis_settings
-
-    _hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None)
-    if os.environ.get("CI"):
-        _hypothesis_settings.load_profile("ci")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from securebank.contract import PAN_IN_FIELD_NAME, Rejection, parse_label, parse_transaction
@@ -217,6 +217,7 @@ def written(draw):
     return pan, before + text + after
 
 
+@settings(deadline=None)  # timing is not what these test
 @given(written())
 def test_property_any_card_number_written_with_any_separators_is_found(case):
     pan, text = case
@@ -224,17 +225,20 @@ def test_property_any_card_number_written_with_any_separators_is_found(case):
     assert contains_pan(text), repr(text)
 
 
+@settings(deadline=None)  # timing is not what these test
 @given(card_numbers(), st.sampled_from(["tok_", "txn-20260301-", "id:", "card"]))
 def test_property_an_unbroken_card_number_is_found_inside_any_id(pan, prefix):
     assert contains_pan(f"{prefix}{pan}") and contains_pan(f"{prefix}{pan}z")
 
 
+@settings(deadline=None)  # timing is not what these test
 @given(card_numbers())
 def test_property_a_wrong_check_digit_is_never_a_card_number(pan):
     wrong = pan[:-1] + str((int(pan[-1]) + 1) % 10)
     assert not is_card_number(wrong) and not contains_pan(wrong)
 
 
+@settings(deadline=None)  # timing is not what these test
 @given(
     st.dates(min_value=T0.date().replace(year=1990), max_value=T0.date().replace(year=2099)),
     st.integers(0, 999_999),
@@ -246,16 +250,19 @@ def test_property_prefix_date_sequence_ids_are_never_refused(day, seq):
 
 # 2001-09-09 to 2039-09-18: from 2 221 000 000 000 ms (May 2040) on, `<epoch ms>-NNN` has the
 # Mastercard 2-series prefix and 16 digits, and one in ten would be a valid card number.
+@settings(deadline=None)  # timing is not what these test
 @given(st.integers(10**12, 2_200_000_000_000), st.integers(0, 999))
 def test_property_epoch_millisecond_ids_are_never_refused(epoch_ms, seq):
     assert not contains_pan(f"{epoch_ms}-{seq:03d}") and not contains_pan(str(epoch_ms))
 
 
+@settings(deadline=None)  # timing is not what these test
 @given(st.integers(10**19, 10**40))
 def test_property_digit_runs_longer_than_19_are_never_searched_for_windows(number):
     assert not contains_pan(str(number)) and not contains_pan(f"acct-{number}")
 
 
+@settings(deadline=None)  # timing is not what these test
 @given(st.integers(10**18, 10**19 - 1))
 def test_property_a_19_digit_id_is_refused_exactly_when_it_is_a_card_number(number):
     assert contains_pan(str(number)) == is_card_number(str(number))
