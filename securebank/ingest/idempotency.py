@@ -146,9 +146,12 @@ class DynamoIdempotency:
         for start in range(0, len(requests), 25):
             pending = {self.table: requests[start : start + 25]}
             for attempt in range(5):  # bounded: an unconfirmed claim only goes stale, never lost
-                unprocessed = self.dynamodb.batch_write_item(RequestItems=pending).get(
-                    "UnprocessedItems"
-                )
+                try:
+                    unprocessed = self.dynamodb.batch_write_item(RequestItems=pending).get(
+                        "UnprocessedItems"
+                    )
+                except Exception:
+                    unprocessed = pending  # the store hiccuped: try again, then give up
                 if not unprocessed:
                     break
                 pending = unprocessed
