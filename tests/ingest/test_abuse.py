@@ -377,3 +377,19 @@ def test_a_malformed_request_line_is_not_echoed(serve, keys):
         answer += chunk
     sock.close()
     assert answer.startswith(b"HTTP/1.1 400") and not contains_pan(answer.decode())
+
+
+class _BrokenKinesis:
+    def put_records(self, **kwargs):
+        raise ConnectionError("stream unreachable")
+
+
+def test_a_failed_put_releases_the_claim_so_the_retry_is_accepted(serve, keys, aws):
+    key, _ = keys.create("retry")
+    broken = serve(kinesis=_BrokenKinesis())
+    status, body, response = request(broken, _valid("e1"), key)
+    assert status == 503 and body["failed"] == ["e1"] and response.getheader("Retry-After")
+    healthy = serve()  # the same idempotency table
+    status, body, _ = request(healthy, _valid("e1"), key)
+    assert status == 202 and body["accepted"] == ["e1"]
+    assert len(stream_records(aws)) == 1
