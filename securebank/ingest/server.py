@@ -15,16 +15,18 @@ Under abuse (docs/ingest.md has the table):
 * JSON nested deeper than `MAX_JSON_DEPTH` is 400 before it is parsed (a linear scan, no
   recursion); duplicate field names in a record refuse that record; no string over 1024 characters
   reaches the card-number scan (the contract refuses it unread);
-* every connection has a read deadline for each request's headers and body, enforced by a reaper
-  thread that closes overdue sockets, so slow clients cannot hold a worker;
-* a fixed pool of workers serves connections; up to `queue_size` more wait in line, beyond that a
-  connection gets an immediate 503 with Retry-After; the listen backlog is `LISTEN_BACKLOG`;
+* one reader thread collects each request whole (head, then a body within the size limit) off
+  every connection at once (reader.py), closing any that does not complete its request within the
+  read deadline, so slow or idle clients hold no worker; a fixed pool of workers answers complete
+  requests; up to `queue_size` more wait in line, beyond that an immediate 503 with Retry-After;
+  the listen backlog is `LISTEN_BACKLOG`;
 * SIGTERM drains (graceful.py): in-flight requests finish and answer, then the server exits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import queue
@@ -41,6 +43,7 @@ from securebank.graceful import DrainingHandler, DrainingServer
 from securebank.ingest.idempotency import IdempotencyStore, Outcome, body_hash
 from securebank.ingest.keys import ApiKey, KeyStore
 from securebank.ingest.limits import TokenBucket
+from securebank.ingest.reader import RequestReader, answer_and_close
 from securebank.pan import contains_pan
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -61,15 +64,22 @@ log = logging.getLogger("securebank.ingest")
 
 
 class _BoundedPool:
-    """`socketserver` mixin: a fixed set of worker threads, a bounded line, 503 beyond it."""
+    """`socketserver` mixin: one reader thread collects whole requests off every connection
+    (reader.py), a fixed set of worker threads answers them, a bounded line between the two, and
+    an immediate 503 beyond it."""
 
     workers: int = 32
     queue_size: int = 256
+    read_timeout: float = READ_TIMEOUT_SECONDS
+    #: Connections waiting for (the rest of) a request; beyond it new connections get 503.
+    max_connections: int = 4096
 
     def start_workers(self) -> None:
         self._busy_lock = threading.Lock()
         self.busy_workers = self.max_busy_workers = 0
+        self._addresses: dict[socket.socket, Any] = {}
         self._line: queue.Queue[Any] = queue.Queue(maxsize=self.queue_size)
+        self.reader = RequestReader(self._enqueue, self._close, self.read_timeout, MAX_BODY_BYTES)
         self._threads = [
             threading.Thread(target=self._work, name=f"ingest-worker-{i}", daemon=True)
             for i in range(self.workers)
@@ -77,50 +87,59 @@ class _BoundedPool:
         for thread in self._threads:
             thread.start()
 
+    def _close(self, sock: socket.socket) -> None:
+        self.shutdown_request(sock)  # type: ignore[attr-defined]
+
     def process_request(self, request: Any, client_address: Any) -> None:
+        if self.reader.connections >= self.max_connections:
+            answer_and_close(request, 503, "server busy, retry later", self._close)
+            return
+        self._addresses[request] = client_address
+        self.reader.add(request)
+
+    def _enqueue(self, sock: socket.socket, data: bytes) -> None:
         try:
-            self._line.put_nowait((request, client_address))
+            self._line.put_nowait((sock, data))
         except queue.Full:
-            _answer_busy(request)
-            self.shutdown_request(request)  # type: ignore[attr-defined]
+            answer_and_close(sock, 503, "server busy, retry later", self._close)
 
     def _work(self) -> None:
         while True:
             item = self._line.get()
             if item is None:
                 return
-            request, client_address = item
+            sock, data = item
+            address = self._addresses.get(sock, ("?", 0))
             with self._busy_lock:
                 self.busy_workers += 1
                 self.max_busy_workers = max(self.max_busy_workers, self.busy_workers)
+            kept = False
             try:
-                self.finish_request(request, client_address)  # type: ignore[attr-defined]
+                handler_class = self.RequestHandlerClass  # type: ignore[attr-defined]
+                kept = handler_class((sock, data), address, self).kept
             except Exception:
-                self.handle_error(request, client_address)  # type: ignore[attr-defined]
+                self.handle_error(sock, address)  # type: ignore[attr-defined]
             finally:
-                self.shutdown_request(request)  # type: ignore[attr-defined]
+                if not kept:
+                    self._close(sock)
                 with self._busy_lock:
                     self.busy_workers -= 1
 
+    def shutdown_request(self, request: Any) -> None:
+        self._addresses.pop(request, None)
+        super().shutdown_request(request)  # type: ignore[misc]
+
+    @property
+    def slow_clients_closed(self) -> int:
+        return self.reader.timed_out
+
     def stop_workers(self) -> None:
+        self.reader.stop()
         for _ in self._threads:
             try:
                 self._line.put_nowait(None)
             except queue.Full:
                 break
-
-
-def _answer_busy(request: socket.socket) -> None:
-    body = b'{"message": "server busy, retry later"}'
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        f"Retry-After: 1\r\nConnection: close\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    try:
-        request.settimeout(0.2)
-        request.sendall(head.encode() + body)
-    except OSError:
-        pass
 
 
 class IngestServer(DrainingServer, _BoundedPool, HTTPServer):
@@ -144,10 +163,7 @@ class IngestServer(DrainingServer, _BoundedPool, HTTPServer):
         self.kinesis, self.stream, self.keys, self.idempotency = kinesis, stream, keys, idempotency
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
-        self._deadlines: dict[socket.socket, float] = {}
-        self.slow_clients_closed = 0
         self.start_workers()
-        threading.Thread(target=self._reap, name="ingest-reaper", daemon=True).start()
 
     def bucket(self, key: ApiKey) -> TokenBucket:
         """The key's bucket; its burst is at least one documented batch, so a full batch is
@@ -158,27 +174,6 @@ class IngestServer(DrainingServer, _BoundedPool, HTTPServer):
                 bucket = TokenBucket(key.rate_per_second, max(key.burst, MAX_BATCH))
                 self._buckets[key.key_id] = bucket
             return bucket
-
-    def read_deadline(self, sock: socket.socket, seconds: float | None) -> None:
-        """Close `sock` unless the read in progress ends within `seconds` (None: no deadline)."""
-        with self._lock:
-            if seconds is None:
-                self._deadlines.pop(sock, None)
-            else:
-                self._deadlines[sock] = time.monotonic() + seconds
-
-    def _reap(self) -> None:
-        while True:
-            time.sleep(min(0.25, self.read_timeout / 4))
-            now = time.monotonic()
-            with self._lock:
-                overdue = [s for s, deadline in self._deadlines.items() if deadline < now]
-                for sock in overdue:
-                    del self._deadlines[sock]
-            for sock in overdue:
-                self.slow_clients_closed += 1
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """One line, no traceback with request data in it."""
@@ -202,17 +197,31 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
     wbufsize = 1 << 16
     server: IngestServer
 
-    def setup(self) -> None:
-        self.timeout = self.server.read_timeout
-        super().setup()
+    kept = False
 
-    def handle_one_request(self) -> None:
-        # The deadline covers waiting for the request line and reading the headers.
-        self.server.read_deadline(self.connection, self.server.read_timeout)
-        try:
-            super().handle_one_request()
-        finally:
-            self.server.read_deadline(self.connection, None)
+    def setup(self) -> None:
+        """The request arrives whole from the reader: read it from memory, answer on the socket
+        (with the read timeout as the write timeout: a client that does not read its answer
+        cannot hold the worker either)."""
+        sock, data = self.request
+        self.connection = sock
+        sock.settimeout(self.server.read_timeout)
+        if self.disable_nagle_algorithm:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
+        self.rfile = io.BytesIO(data)
+        self.wfile = sock.makefile("wb", self.wbufsize)
+
+    def handle(self) -> None:
+        """One request per hand-over: a keep-alive connection goes back to the reader after."""
+        self.close_connection = True
+        self.handle_one_request()
+        self.kept = not self.close_connection and not self.server.draining
+
+    def finish(self) -> None:
+        leftover = self.rfile.read() if self.kept else b""
+        super().finish()
+        if self.kept:
+            self.server.reader.add(self.connection, leftover)
 
     def log_message(self, format: str, *args: Any) -> None:
         """The stdlib line would hold the request path only, but keep one access log of our own."""
@@ -280,12 +289,10 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media_type != "application/json":
             return self._refuse(415, "Content-Type must be application/json", key.key_id)
-        self.server.read_deadline(self.connection, self.server.read_timeout)
-        raw = self.rfile.read(length)
-        self.server.read_deadline(self.connection, None)
+        raw = self.rfile.read(length)  # received whole by the reader
         if len(raw) < length:
             self.close_connection = True
-            return 400, (0, 0, 0, 0, 0), key.key_id  # the client went away or was too slow
+            return 400, (0, 0, 0, 0, 0), key.key_id
         records, problem = _records(raw)
         if problem is not None:
             self._send(400, {"message": problem})
@@ -315,9 +322,7 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding") or length is None or length > _DRAIN_BYTES:
             self.close_connection = True
         elif length:
-            self.server.read_deadline(self.connection, self.server.read_timeout)
             self.rfile.read(length)
-            self.server.read_deadline(self.connection, None)
 
     def _ingest(self, records: list[Any]) -> dict[str, list[Any]]:
         now = datetime.now(UTC)

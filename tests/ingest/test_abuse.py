@@ -178,9 +178,18 @@ def _closed_by_server(sock: socket.socket, within: float) -> bool:
         sock.close()
 
 
-def test_slow_clients_are_cut_off_at_the_read_deadline(serve, keys):
-    # Each slow client holds a worker for at most one read deadline; then the worker is free.
-    server = serve(idempotency=SeenWindow(), workers=20, read_timeout=1.0)
+def _still_open(sock: socket.socket) -> bool:
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except TimeoutError:
+        return True
+    except OSError:
+        return False
+
+
+def test_slow_clients_hold_no_worker_and_are_cut_off_at_the_read_deadline(serve, keys):
+    server = serve(idempotency=SeenWindow(), workers=2, read_timeout=3.0)
     key, _ = keys.create("slow")
     slow_headers = [
         _open_slow(server, b"POST /transactions HTTP/1.1\r\nHost: x\r\n") for _ in range(20)
@@ -190,7 +199,7 @@ def test_slow_clients_are_cut_off_at_the_read_deadline(serve, keys):
         f"x-api-key: {key}\r\nContent-Length: 1000\r\n\r\n"
     ).encode()
     slow_bodies = [_open_slow(server, head + b'{"transactions": [') for _ in range(20)]
-    # One byte every 0.3 s on some of them: a trickle does not reset the deadline.
+    # One byte every 0.3 s on some of them: a trickle does not extend the deadline.
     trickle_stop = threading.Event()
 
     def trickle() -> None:
@@ -201,12 +210,16 @@ def test_slow_clients_are_cut_off_at_the_read_deadline(serve, keys):
 
     threading.Thread(target=trickle, daemon=True).start()
     try:
-        time.sleep(0.2)
-        assert request(server, _valid("s1"), key)[0] == 202  # 40 slow clients, 20 workers
-        assert all(_closed_by_server(s, within=6.0) for s in slow_headers + slow_bodies)
+        # 40 slow clients, 2 workers: the request is answered while every slow one still waits.
+        assert request(server, _valid("s1"), key)[0] == 202
+        assert request(server, _valid("s2"), key)[0] == 202
+        assert all(_still_open(s) for s in slow_bodies[10:] + slow_headers[10:])
+        assert server.max_busy_workers <= 2
+        assert all(_closed_by_server(s, within=8.0) for s in slow_headers + slow_bodies)
     finally:
         trickle_stop.set()
-    assert request(server, _valid("s2"), key)[0] == 202
+    assert server.slow_clients_closed == 40
+    assert request(server, _valid("s3"), key)[0] == 202
 
 
 def test_idempotency_survives_a_restart_and_refuses_another_body(serve, keys, aws):
