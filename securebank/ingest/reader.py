@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 MAX_HEAD_BYTES = 64 * 1024
 _LENGTH = re.compile(rb"^content-length[ \t]*:[ \t]*(\S*)[ \t]*\r?$", re.I | re.M)
 _CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:", re.I | re.M)
+_EXPECT_CONTINUE = re.compile(rb"^expect[ \t]*:[ \t]*100-continue", re.I | re.M)
 
 
 @dataclass
@@ -138,8 +139,13 @@ class RequestReader:
                     answer_and_close(sock, 431, "request head too large", self.close)
                 return
             head = bytes(partial.data[: end + 4])
-            partial.need = end + 4 + self._body_length(head)
+            body = self._body_length(head)
+            partial.need = end + 4 + body
             partial.deadline = time.monotonic() + self.read_timeout  # again, for the body
+            if body and _EXPECT_CONTINUE.search(head):
+                # curl and others wait for this before sending a body over 1 KB.
+                with contextlib.suppress(OSError):
+                    sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         if len(partial.data) >= partial.need:
             self._complete(sock, partial)
 

@@ -211,6 +211,10 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         self.rfile = io.BytesIO(data)
         self.wfile = sock.makefile("wb", self.wbufsize)
 
+    def handle_expect_100(self) -> bool:
+        """The reader already answered `100 Continue` before it read the body."""
+        return True
+
     def handle(self) -> None:
         """One request per hand-over: a keep-alive connection goes back to the reader after."""
         self.close_connection = True

@@ -406,3 +406,21 @@ def test_a_failed_put_releases_the_claim_so_the_retry_is_accepted(serve, keys, a
     status, body, _ = request(healthy, _valid("e1"), key)
     assert status == 202 and body["accepted"] == ["e1"]
     assert len(stream_records(aws)) == 1
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(serve, keys):
+    server = serve(idempotency=SeenWindow())
+    key, _ = keys.create("curl")
+    body = json.dumps(_valid("x1")).encode()
+    sock = socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=5)
+    sock.sendall(
+        (
+            f"POST /transactions HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n"
+            "Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+    )
+    assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    sock.sendall(body)
+    assert sock.recv(100).startswith(b"HTTP/1.1 202")
+    sock.close()
