@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,7 @@ Claim = tuple[str, str]
 class IdempotencyStore(Protocol):
     def claim(self, claims: Sequence[Claim]) -> list[Outcome]: ...
     def confirm(self, claims: Sequence[Claim]) -> None: ...
+    def flush(self) -> None: ...
     def release(self, claims: Sequence[Claim]) -> None: ...
 
 
@@ -66,11 +68,19 @@ class DynamoIdempotency:
         pending_seconds: int = PENDING_SECONDS,
         clock: Callable[[], float] = time.time,
         parallel: int = 16,
+        confirm_delay: float = 0.02,
     ) -> None:
         self.dynamodb, self.table = dynamodb, table
         self.window, self.pending = window_seconds, pending_seconds
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="idempotency")
+        self.confirm_delay = confirm_delay
+        self._confirms: list[Claim] = []
+        self._confirm_lock = threading.Lock()
+        self._confirm_ready = threading.Event()
+        threading.Thread(
+            target=self._confirm_behind, name="idempotency-confirm", daemon=True
+        ).start()
 
     def claim(self, claims: Sequence[Claim]) -> list[Outcome]:
         if len(claims) <= 1:
@@ -141,6 +151,29 @@ class DynamoIdempotency:
             return Outcome.RETRY
 
     def confirm(self, claims: Sequence[Claim]) -> None:
+        """Mark claims accepted, written behind the answer in batches of up to 25 from all
+        requests: the answer does not wait for it. Until it is written the claim reads as
+        pending, which answers a retry the same way (duplicate) and, should this process die
+        first, goes stale and lets a retry enqueue again (decided once by the scorer)."""
+        if claims:
+            with self._confirm_lock:
+                self._confirms.extend(claims)
+            self._confirm_ready.set()
+
+    def flush(self) -> None:
+        """Write the confirmations not yet written (on shutdown)."""
+        with self._confirm_lock:
+            claims, self._confirms = self._confirms, []
+        self._write_confirms(claims)
+
+    def _confirm_behind(self) -> None:
+        while True:
+            self._confirm_ready.wait()
+            time.sleep(self.confirm_delay)  # gather the confirmations of concurrent requests
+            self._confirm_ready.clear()
+            self.flush()
+
+    def _write_confirms(self, claims: Sequence[Claim]) -> None:
         now = self.clock()
         requests = [{"PutRequest": {"Item": self._item(c, "accepted", now)}} for c in claims]
         for start in range(0, len(requests), 25):

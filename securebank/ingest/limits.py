@@ -65,6 +65,9 @@ class SeenWindow:
     def confirm(self, claims: Sequence[Claim]) -> None:
         """Nothing to do: a claim in memory dies with the process anyway."""
 
+    def flush(self) -> None:
+        """Nothing is written behind."""
+
     def release(self, claims: Sequence[Claim]) -> None:
         with self._lock:
             for tid, digest in claims:

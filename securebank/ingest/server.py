@@ -183,6 +183,7 @@ class IngestServer(DrainingServer, _BoundedPool, HTTPServer):
 
     def server_close(self) -> None:
         self.stop_workers()
+        self.idempotency.flush()
         super().server_close()
 
     @property

@@ -274,6 +274,7 @@ def test_a_claim_left_pending_by_a_dead_process_is_taken_over_not_lost(aws):
     assert store.claim([("p1", body_hash('{"x": 2}'))]) == [Outcome.CONFLICT]
     assert store.claim([claim]) == [Outcome.NEW]  # stale: this retry enqueues it
     store.confirm([claim])
+    store.flush()  # written behind the answer; flushed at once here
     now[0] += 3600
     assert store.claim([claim]) == [Outcome.DUPLICATE]  # accepted claims never go stale
     now[0] += 86_400
