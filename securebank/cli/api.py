@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -63,28 +63,43 @@ def key_revoke_command(
 def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=512, help="Worker threads.")] = 32,
+    idempotency: Annotated[
+        str,
+        typer.Option(
+            help="Where transaction_id claims live: dynamodb (durable, shared by processes) or "
+            "memory (this process only, lost on restart; for local load tests)."
+        ),
+    ] = "dynamodb",
 ) -> None:
     """Serve POST /transactions on 127.0.0.1 in the foreground; SIGTERM drains and stops."""
     from securebank.graceful import serve_until_terminated
     from securebank.ingest.idempotency import DynamoIdempotency
     from securebank.ingest.server import IngestServer
 
+    if idempotency not in ("dynamodb", "memory"):
+        raise UserError("--idempotency must be dynamodb or memory")
     config = context.settings()
     aws = context.clients(config)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
-    dynamodb = aws.client("dynamodb")
-    table = config.names.idempotency_table
-    try:
-        dynamodb.describe_table(TableName=table)
-    except dynamodb.exceptions.ResourceNotFoundException as error:
-        raise UserError(f"no idempotency table {table}: run `securebank stack up`") from error
+    if idempotency == "memory":
+        from securebank.ingest.limits import SeenWindow
+
+        claims: Any = SeenWindow()
+    else:
+        dynamodb = aws.client("dynamodb")
+        table = config.names.idempotency_table
+        try:
+            dynamodb.describe_table(TableName=table)
+        except dynamodb.exceptions.ResourceNotFoundException as error:
+            raise UserError(f"no idempotency table {table}: run `securebank stack up`") from error
+        claims = DynamoIdempotency(dynamodb, table)
     try:
         server = IngestServer(
             ("127.0.0.1", port),
             aws.client("kinesis"),
             config.names.stream,
             key_store(config),
-            DynamoIdempotency(dynamodb, table),
+            claims,
             workers=workers,
         )
     except OSError as error:
