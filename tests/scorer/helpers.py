@@ -90,3 +90,27 @@ def card_count(aws, card_id: str) -> int:
     )["Item"]
     state = decode_card({k: TypeDeserializer().deserialize(v) for k, v in item.items()})
     return state.version
+
+
+class DynamoItemCounter:
+    """Counts DynamoDB item reads and writes a client makes (batched calls count each item)."""
+
+    WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
+
+    def __init__(self, client) -> None:
+        self.reads = 0
+        self.writes = 0
+        self.calls = 0
+        client.meta.events.register("before-parameter-build.dynamodb.*", self._count)
+
+    def _count(self, model, params, **_) -> None:
+        self.calls += 1
+        name = model.name
+        if name == "BatchGetItem":
+            self.reads += sum(len(t["Keys"]) for t in params["RequestItems"].values())
+        elif name == "BatchWriteItem":
+            self.writes += sum(len(t) for t in params["RequestItems"].values())
+        elif name in ("GetItem", "Query"):
+            self.reads += 1
+        elif name in self.WRITES:
+            self.writes += 1

@@ -19,10 +19,9 @@ def _parts(stream_env, runtime_url=None, **overrides):
     settings, aws = stream_env
     if overrides:
         settings = settings.model_copy(update=overrides)
-    parts = build_parts(settings, scorer_clients(aws, runtime_url))
-    if runtime_url is None:
-        parts.endpoint = None
-    return parts
+    return build_parts(
+        settings, scorer_clients(aws, runtime_url), endpoint=runtime_url is not None
+    )
 
 
 @pytest.fixture
@@ -133,7 +132,7 @@ def test_a_crash_after_decisions_before_state_is_repaired_on_retry(stream_env, r
     assert len(decisions(aws)) == 50 and card_count(aws, card) == before
     monkeypatch.setattr(parts.states, "save", save)
     retry = process_batch(batch, parts)
-    assert retry.decided == 0 and retry.duplicates == 50
+    assert retry.decided == 0 and retry.resumed == 50 and retry.duplicates == 0
     assert card_count(aws, card) == before + sum(r["card_id"] == card for r in rows[:50])
     assert len(decisions(aws)) == 50
 
