@@ -114,3 +114,17 @@ class DynamoItemCounter:
             self.reads += 1
         elif name in self.WRITES:
             self.writes += 1
+
+
+def lake_rows(aws) -> list[dict[str, Any]]:
+    """Every row of every decisions object in the lake (duplicates kept)."""
+    import json
+
+    s3 = aws.client("s3")
+    bucket = aws.names.lake_bucket
+    rows = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="decisions/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            rows += [json.loads(line) for line in body.splitlines()]
+    return rows
