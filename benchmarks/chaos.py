@@ -26,6 +26,7 @@ Goal: L = X = S = M = 0 and Q = P.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -297,6 +298,14 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     in_dlq = {(m["shard_id"], m["sequence_number"]) for m in letters}
     failures = _drain(aws.client("sqs"), names.stream_failure_queue)
     scored_by = Counter(i["scored_by"]["S"] for i in decided_items)
+    reasons: Counter[str] = Counter()
+    log = home / "stream" / "scorer-output.jsonl"
+    for line in log.read_text(errors="replace").splitlines() if log.is_file() else []:
+        if '"batch scored"' in line:
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if entry.get("fallback"):
+                    reasons[str(entry.get("fallback_reason"))] += int(entry["fallback"])
     return {
         "seconds": round(elapsed, 1),
         "records_put": producer.sent,
@@ -304,6 +313,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         "endpoint_restarts": 1,
         "decided_by_endpoint": scored_by["endpoint"],
         "decided_by_fallback": scored_by["fallback"],
+        "fallback_reasons (logged batches)": dict(reasons.most_common()),
         "failed_batches": len(failures),
         "lost_state": sum(-d for d in drift.values() if d < 0),
         "sent": len(sent_ids),

@@ -95,8 +95,6 @@ def card_count(aws, card_id: str) -> int:
 class DynamoItemCounter:
     """Counts DynamoDB item reads and writes a client makes (batched calls count each item)."""
 
-    WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
-
     def __init__(self, client) -> None:
         self.reads = 0
         self.writes = 0
@@ -112,7 +110,7 @@ class DynamoItemCounter:
             self.writes += sum(len(t) for t in params["RequestItems"].values())
         elif name in ("GetItem", "Query"):
             self.reads += 1
-        elif name in self.WRITES:
+        elif name in ("PutItem", "UpdateItem", "DeleteItem"):
             self.writes += 1
 
 

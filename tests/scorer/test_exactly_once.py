@@ -69,7 +69,7 @@ def test_deeply_nested_record_among_valid_ones_goes_to_the_dlq_alone(stream_env,
     _, aws = stream_env
     parts = _parts(stream_env)
     deep = b"[" * 5_000 + b"]" * 5_000
-    batch = rows[:49] + [deep] + rows[49:99]
+    batch = [*rows[:49], deep, *rows[49:99]]
     report = process_batch(kinesis_event(batch), parts)
     assert (report.decided, report.invalid) == (99, 1)
     (letter,) = [json.loads(m["Body"]) for m in drain(aws, aws.names.dead_letter_queue)]

@@ -103,7 +103,7 @@ class _Sqs:
         self.calls: list[list[dict]] = []
         self.fail_first = fail_first
 
-    def send_message_batch(self, QueueUrl, Entries):  # noqa: N803 (boto3's names)
+    def send_message_batch(self, QueueUrl, Entries):
         self.calls.append(Entries)
         if self.fail_first:
             self.fail_first -= 1

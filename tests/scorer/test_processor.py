@@ -20,9 +20,7 @@ def _parts(stream_env, runtime_url=None, **overrides):
     settings, aws = stream_env
     if overrides:
         settings = settings.model_copy(update=overrides)
-    return build_parts(
-        settings, scorer_clients(aws, runtime_url), endpoint=runtime_url is not None
-    )
+    return build_parts(settings, scorer_clients(aws, runtime_url), endpoint=runtime_url is not None)
 
 
 @pytest.fixture
@@ -186,8 +184,6 @@ def _killable_server(config):
     from securebank.inference.server import ModelServer, start_in_thread
 
     class Killable(ModelServer):
-        accepted: list = []
-
         def process_request(self, request, client_address):
             self.accepted.append(request)
             super().process_request(request, client_address)
@@ -201,7 +197,7 @@ def _killable_server(config):
                 sock.close()
 
     server = Killable(("127.0.0.1", 0), Endpoint())
-    server.accepted = []
+    server.accepted = []  # the sockets it accepted
     start_in_thread(server)
     server.endpoint.apply(config)
     return server
@@ -218,9 +214,7 @@ def test_a_restarted_endpoint_on_a_new_port_is_found_again_by_the_half_open_prob
     config = EndpointConfig(settings.names.endpoint, (spec,))
     first = _killable_server(config)
     where = [first.url]
-    parts = build_parts(
-        settings, scorer_clients(aws, None), resolve_endpoint_url=lambda: where[0]
-    )
+    parts = build_parts(settings, scorer_clients(aws, None), resolve_endpoint_url=lambda: where[0])
     now = [0.0]
     parts.endpoint.breaker = CircuitBreaker(failure_threshold=2, open_s=1.0, clock=lambda: now[0])
     batches = iter(kinesis_event(rows[i : i + 10], first_seq=i + 1) for i in range(0, 100, 10))
