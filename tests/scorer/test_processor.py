@@ -203,9 +203,7 @@ def _killable_server(config):
     return server
 
 
-def test_a_restarted_endpoint_on_a_new_port_is_found_again_by_the_half_open_probe(
-    stream_env, model_server, rows
-):
+def test_moved_endpoint_is_found_again_by_the_half_open_probe(stream_env, model_server, rows):
     from securebank.inference.endpoint import EndpointConfig
     from securebank.scorer.scoring import CircuitBreaker
 
