@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from securebank.aws import AwsClients
-from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import load_model_bytes
 from securebank.registry import ModelRegistry
 from securebank.s3io import read_bytes
@@ -76,7 +76,6 @@ def build_parts(
         endpoint=EndpointScorer(
             aws,
             names.endpoint,
-            list(FEATURE_NAMES),
             resolve_url=resolve_endpoint_url,
             breaker=CircuitBreaker(),
         )

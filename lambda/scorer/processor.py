@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -69,7 +69,6 @@ class BatchReport:
     fallback: int = 0
     fallback_reason: str | None = None
     state_conflicts: int = 0
-    actions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     scoring_ms: float = 0.0
 
@@ -176,8 +175,6 @@ def _decide_and_store(
     owned = [d for d in (kept.get(f.record.transaction.transaction_id) for f in fresh) if d]
     parts.lake.write(owned)
     report.alerts = parts.alerts.publish(owned)
-    for d in claims.new:
-        report.actions[d.action] = report.actions.get(d.action, 0) + 1
     applications = [
         Application(
             card_id=f.record.transaction.card_id,

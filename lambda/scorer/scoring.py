@@ -143,14 +143,12 @@ class EndpointScorer:
         self,
         clients: Any,
         endpoint_name: str,
-        feature_names: list[str],
         *,
         resolve_url: Callable[[], str | None] | None = None,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self._clients = clients
         self.endpoint_name = endpoint_name
-        self.feature_names = feature_names
         self.breaker = breaker or CircuitBreaker()
         self._resolve_url = resolve_url
         self._lock = threading.Lock()

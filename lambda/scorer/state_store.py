@@ -22,6 +22,7 @@ shards' merchant partials for `foreign_ttl_s` (their counts lag by at most that 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -170,27 +171,31 @@ def batch_put(dynamodb: Any, table: str, items: list[dict[str, Any]]) -> int:
 
 
 class _ItemCache:
-    """pk → (item, stored at), bounded, oldest dropped first."""
+    """pk → (item, stored at), bounded, oldest dropped first; shared by threads."""
 
     def __init__(self, size: int, clock: Callable[[], float]) -> None:
         self._items: OrderedDict[str, tuple[dict[str, Any] | None, float]] = OrderedDict()
         self._size = size
         self._clock = clock
+        self._lock = threading.Lock()
 
     def get(self, pk: str, ttl_s: float) -> tuple[bool, dict[str, Any] | None]:
-        hit = self._items.get(pk)
+        with self._lock:
+            hit = self._items.get(pk)
         if hit is None or self._clock() - hit[1] > ttl_s:
             return False, None
         return True, hit[0]
 
     def put(self, pk: str, item: dict[str, Any] | None) -> None:
-        self._items[pk] = (item, self._clock())
-        self._items.move_to_end(pk)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+        with self._lock:
+            self._items[pk] = (item, self._clock())
+            self._items.move_to_end(pk)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
     def drop(self, pk: str) -> None:
-        self._items.pop(pk, None)
+        with self._lock:
+            self._items.pop(pk, None)
 
 
 class FeatureStateStore:
@@ -213,10 +218,6 @@ class FeatureStateStore:
         self.own_ttl_s = own_ttl_s
         self.foreign_ttl_s = foreign_ttl_s
         self._cache = _ItemCache(cache_size, clock)
-
-    def forget(self) -> None:
-        """Drop every cached item (after a failed batch, nothing cached is trusted)."""
-        self._cache = _ItemCache(self._cache._size, self._cache._clock)
 
     def load(
         self, shard_id: str, card_ids: Iterable[str], merchant_ids: Iterable[str]
