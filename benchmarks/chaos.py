@@ -4,11 +4,13 @@
 Sets up the platform as a user does (`securebank` commands in a fresh home: data, pipeline,
 approve, deploy, endpoint, bootstrap), then, on the local AWS:
 
-* a producer puts `--transactions` transactions into Kinesis at `--rate`, plus 1 % poison
+* a producer puts `--transactions` transactions at `--rate`, every 4th chunk of 50 through the
+  ingest API (`securebank api serve`, `--api-every`) and the rest straight into Kinesis, plus 1 % poison
   (deep nesting, bad UTF-8, duplicate keys, a card number, wrong types, NaN, not JSON, an
   oversized record) and 1 % duplicates of transactions already sent (a producer retry right
   after, a resend later, the same transaction under another partition key, i.e. likely another
-  shard), acknowledged records only (put_records partial failures re-sent);
+  shard), acknowledged records only (put_records partial failures and refused API requests
+  re-sent; poison always through Kinesis, where the dead-letter queue can be checked);
 * `securebank stream run` processes it in its own process, killed with SIGKILL three times and
   restarted at once; the model server is stopped and started again (on a new port) mid-run.
 
@@ -35,6 +37,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -107,11 +111,21 @@ def plan(rows: list[dict[str, Any]], contract_json: Any) -> list[tuple[str, str,
 class Producer(threading.Thread):
     """Puts the plan at `rate`, re-sending refused entries; keeps where each poison landed."""
 
-    def __init__(self, kinesis: Any, stream: str, items: list, rate: float) -> None:
+    def __init__(
+        self,
+        kinesis: Any,
+        stream: str,
+        items: list,
+        rate: float,
+        api: tuple[str, str] | None = None,
+        api_every: int = 4,
+    ) -> None:
         super().__init__(daemon=True)
         self.kinesis, self.stream, self.items, self.rate = kinesis, stream, items, rate
+        self.api, self.api_every = api, api_every
         self.poison_at: set[tuple[str, str]] = set()
         self.sent = 0
+        self.through_api = 0
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -142,16 +156,45 @@ class Producer(threading.Thread):
                         results[index] = result
                 return left
 
-            retry_leftovers(put, chunk, what="kinesis put_records")
+            if self.api is not None and (start // step) % self.api_every == self.api_every - 1:
+                # this chunk's transactions go through the ingest API; its poison through Kinesis
+                posted = [(i, item) for i, item in chunk if item[0] != "poison"]
+                retry_leftovers(self._post, posted, what="ingest API")
+                self.through_api += len(posted)
+                chunk = [(i, item) for i, item in chunk if item[0] == "poison"]
+            if chunk:
+                retry_leftovers(put, chunk, what="kinesis put_records")
             for index, (kind, _, _) in chunk:
                 if kind == "poison":
                     self.poison_at.add(
                         (results[index]["ShardId"], results[index]["SequenceNumber"])
                     )
-            self.sent += len(chunk)
+            self.sent = min(start + step, len(self.items))
             ahead = self.sent / self.rate - (time.monotonic() - started)
             if ahead > 0:
                 time.sleep(ahead)
+
+    def _post(self, pending: list) -> list:
+        """POST pending transactions; return those not acknowledged (accepted or duplicate)."""
+        url, key = self.api  # type: ignore[misc]
+        body = json.dumps({"transactions": [json.loads(data) for _, (_, _, data) in pending]})
+        request = urllib.request.Request(
+            url,
+            data=body.encode(),
+            headers={"Content-Type": "application/json", "x-api-key": key},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                result = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            if error.code in (429, 503):
+                return pending
+            raise RuntimeError(
+                f"ingest API answered {error.code}: {error.read()[:500]!r}"
+            ) from None
+        done = set(result.get("accepted", [])) | set(result.get("duplicates", []))
+        return [p for p in pending if json.loads(p[1][2])["transaction_id"] not in done]
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
@@ -159,6 +202,26 @@ def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         items += page["Items"]
     return items
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(url: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _card_versions(dynamodb: Any, table: str, cards: set[str]) -> dict[str, int]:
@@ -199,6 +262,12 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=100_000, help="transactions generated")
     parser.add_argument("--rate", type=float, default=400.0)
     parser.add_argument("--kills", type=int, default=3)
+    parser.add_argument(
+        "--api-every",
+        type=int,
+        default=4,
+        help="every Nth chunk of 50 goes through the ingest API (0: Kinesis only)",
+    )
     parser.add_argument(
         "--budget-ms",
         type=int,
@@ -255,7 +324,37 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     cards = Counter(r["card_id"] for r in rows)
     before = _card_versions(dynamodb, names.feature_table, set(cards))
 
-    producer = Producer(aws.client("kinesis"), names.stream, items, args.rate)
+    api = None
+    api_process = None
+    if args.api_every:
+        key = (
+            _cli(
+                env,
+                "api",
+                "key",
+                "create",
+                "--name",
+                "chaos",
+                "--rate",
+                "100000",
+                "--burst",
+                "100000",
+            )
+            .strip()
+            .splitlines()[-1]
+        )
+        port = _free_port()
+        api_process = subprocess.Popen(
+            [sys.executable, "-m", "securebank.cli.app", "api", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(f"http://127.0.0.1:{port}/health")
+        api = (f"http://127.0.0.1:{port}/transactions", key)
+    producer = Producer(
+        aws.client("kinesis"), names.stream, items, args.rate, api, args.api_every or 1
+    )
     send_seconds = len(items) / args.rate
     runner_log = (home / "runner.log").open("ab")
 
@@ -286,6 +385,9 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
             _cli(env, "endpoint", "start")
             print(f"{time.monotonic() - started:6.1f} s  endpoint restarted on a new port")
     producer.join()
+    if api_process is not None:
+        api_process.terminate()
+        api_process.wait()
     if producer.error is not None:
         raise producer.error
     print(f"{time.monotonic() - started:6.1f} s  producer done: {producer.sent:,} records put")
@@ -321,6 +423,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     return {
         "seconds": round(elapsed, 1),
         "records_put": producer.sent,
+        "records_through_the_api": producer.through_api,
         "runner_kills": args.kills,
         "endpoint_restarts": 1,
         "decided_by_endpoint": scored_by["endpoint"],
