@@ -5,8 +5,8 @@ Sets up the platform as a user does (`securebank` commands in a fresh home: data
 approve, deploy, endpoint, bootstrap), then, on the local AWS:
 
 * a producer puts `--transactions` transactions at `--rate`, every 4th chunk of 50 through the
-  ingest API (`securebank api serve`, `--api-every`) and the rest straight into Kinesis, plus 1 % poison
-  (deep nesting, bad UTF-8, duplicate keys, a card number, wrong types, NaN, not JSON, an
+  ingest API (`securebank api serve`, `--api-every`) and the rest straight into Kinesis, plus
+  1 % poison (deep nesting, bad UTF-8, duplicate keys, a card number, wrong types, NaN, not JSON, an
   oversized record) and 1 % duplicates of transactions already sent (a producer retry right
   after, a resend later, the same transaction under another partition key, i.e. likely another
   shard), acknowledged records only (put_records partial failures and refused API requests
