@@ -77,11 +77,14 @@ def decision_item(decision: Decision) -> dict[str, Any]:
 
 
 def decision_from_item(item: dict[str, Any], features: tuple[float | None, ...] = ()) -> Decision:
+    """The stored decision; attributes other writers added are ignored, missing ones empty."""
     plain = {k: _DESERIALIZER.deserialize(v) for k, v in item.items() if k in _STORED}
+    for name in _STORED:
+        plain.setdefault(name, "")
     for name in _FLOATS:
-        plain[name] = float(plain[name])
+        plain[name] = float(plain[name] or 0)
     for name in _INTS:
-        plain[name] = int(plain[name])
+        plain[name] = int(plain[name] or 0)
     return Decision(**plain, features=features)
 
 

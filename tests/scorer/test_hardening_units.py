@@ -188,3 +188,29 @@ def test_breaker_opens_after_failures_and_one_half_open_probe_closes_it():
 def test_contract_json_of_a_row_still_decodes():
     row = {**GOOD, "event_time": NOW, "amount": "1.00"}
     assert decode_record(_record(contract_json(row)), NOW).transaction is not None
+
+
+def test_a_stored_decision_reads_back_whatever_else_its_item_holds():
+    from securebank.scorer.decision_store import Decision, decision_from_item, decision_item
+
+    decision = Decision(
+        *("t", "c", "m", "2026-11-25T00:00:00+00:00", "1.00", "USD", "US", "5411"),
+        score=0.25,
+        action="review",
+        review_threshold=0.2,
+        decline_threshold=0.9,
+        model_version="3",
+        feature_set_version="v2",
+        scored_by="endpoint",
+        explain_method="treeshap",
+        reason_codes="[]",
+        shard_id="shardId-000000000001",
+        sequence_number="42",
+        arrived_at_ms=1,
+        decided_at_ms=2,
+    )
+    item = decision_item(decision)
+    assert decision_from_item(item) == decision
+    item["case_status"] = {"S": "open"}  # another writer's attribute
+    del item["explain_method"]
+    assert decision_from_item(item).explain_method == ""
