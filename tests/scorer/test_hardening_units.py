@@ -214,3 +214,17 @@ def test_a_stored_decision_reads_back_whatever_else_its_item_holds():
     item["case_status"] = {"S": "open"}  # another writer's attribute
     del item["explain_method"]
     assert decision_from_item(item).explain_method == ""
+
+
+def test_shared_clients_retry_adaptively_and_the_endpoint_client_makes_one_attempt():
+    from securebank.aws import AwsClients
+    from securebank.scorer.scoring import EndpointScorer
+
+    clients = AwsClients(region="us-east-1", endpoint_url="http://127.0.0.1:9", local=True)
+    retries = clients.client("dynamodb").meta.config.retries
+    assert retries["mode"] == "adaptive" and retries["total_max_attempts"] == 5
+    scorer = EndpointScorer(clients, "e", resolve_url=lambda: "http://127.0.0.1:10")
+    endpoint_client = scorer._client(100)
+    assert endpoint_client.meta.config.retries["total_max_attempts"] == 1
+    assert endpoint_client.meta.config.read_timeout == 0.1
+    assert endpoint_client.meta.endpoint_url == "http://127.0.0.1:10"
