@@ -73,6 +73,7 @@ bench: install
 	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/local_aws.py
 	$(BIN)/python benchmarks/importer.py
+	$(BIN)/python benchmarks/chaos.py
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt

@@ -109,7 +109,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     _cli(env, "stream", "bootstrap", "--data", data, "--until", stream_from)
     server = running_server(config)
     scorer_aws = aws.with_runtime(server.url)
-    handler._parts = build_parts(config, scorer_aws)
+    handler.configure(build_parts(config, scorer_aws))
     # the decisions table's one GSI projects every attribute: each write is written twice
     meter = CallMeter({config.names.decisions_table: 1})
     for service in ("dynamodb", "s3", "sns", "sqs"):
