@@ -79,6 +79,8 @@ class AlertPublisher:
                                 "model_version": d.model_version,
                                 "scored_by": d.scored_by,
                                 "reason_codes": d.reasons(),
+                                "feature_set_version": d.feature_set_version,
+                                "features": list(d.features),
                             }
                         ),
                         "MessageAttributes": {

@@ -5,7 +5,9 @@ Every item has exactly one writer, so plain batch writes are safe:
 * a card's item (`card#ID`) is written only by the invocation that holds the card's shard
   (Kinesis partition key = card, one invocation per shard at a time);
 * a merchant's state is split into partials, one per shard (`merchant#ID#SHARD`) plus the one
-  built from history (`merchant#ID#history`); a reader sums them, a writer updates only its own.
+  built from history (`merchant#ID#history`) and the one the labels stream keeps
+  (`merchant#ID#labels`, written conditionally on its version); a reader sums them, a writer
+  updates only its own.
 
 Each item also holds `applied`: per shard, the sequence number of the last transaction applied
 to it. A retried or redelivered record whose sequence number is not above it is not applied
@@ -35,6 +37,8 @@ _DESERIALIZER = TypeDeserializer()
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 HISTORY_SLOT = "history"
+#: The partial that the labels stream writes (securebank/labels/stream.py): fraud labels only.
+LABELS_SLOT = "labels"
 
 
 @dataclass
@@ -125,7 +129,7 @@ class FeatureStateStore:
     def __init__(self, dynamodb: Any, table: str, shard_ids: Sequence[str]) -> None:
         self._db = dynamodb
         self.table = table
-        self.slots = (HISTORY_SLOT, *shard_ids)
+        self.slots = (HISTORY_SLOT, LABELS_SLOT, *shard_ids)
 
     def load(
         self, shard_id: str, card_ids: Iterable[str], merchant_ids: Iterable[str]
