@@ -31,6 +31,10 @@ class CaseError(ValueError):
     """A request that the case's state does not allow (the message says why)."""
 
 
+class CaseConflict(CaseError):
+    """The case's current state does not allow the change (it was resolved meanwhile, ...)."""
+
+
 class InvalidAlert(ValueError):
     """An alert message that cannot become a case."""
 
@@ -184,9 +188,9 @@ def assign(case: Case, to: str, who: str, when: str) -> Case:
     check_name(to, "assignee")
     check_name(who, "analyst")
     if case.status is CaseStatus.RESOLVED:
-        raise CaseError(f"case {case.case_id} is resolved; it cannot be assigned")
+        raise CaseConflict(f"case {case.case_id} is resolved; it cannot be assigned")
     if case.status is CaseStatus.ASSIGNED and case.assignee == to:
-        raise CaseError(f"case {case.case_id} is already assigned to {to}")
+        raise CaseConflict(f"case {case.case_id} is already assigned to {to}")
     after = replace(case, status=CaseStatus.ASSIGNED, assignee=to)
     return _audited(case, after, who, when, "assigned")
 
@@ -202,7 +206,7 @@ def resolve(case: Case, outcome: Outcome | str, note: str, who: str, when: str) 
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise CaseError(f"note must be text of at most {MAX_NOTE} characters")
     if case.status is CaseStatus.RESOLVED:
-        raise CaseError(f"case {case.case_id} is already resolved ({case.outcome})")
+        raise CaseConflict(f"case {case.case_id} is already resolved ({case.outcome})")
     after = replace(
         case,
         status=CaseStatus.RESOLVED,

@@ -30,10 +30,21 @@ def key_create_command(
     name: Annotated[str, typer.Option(help="Who the key is for.")],
     rate: Annotated[float, typer.Option(min=1, help="Transactions per second.")] = 200.0,
     burst: Annotated[int, typer.Option(min=1, help="Burst size.")] = 400,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="ingest (default) and/or analyst (cases, outcomes).")
+    ] = None,
 ) -> None:
     """Create a key; it is printed once and stored only as a hash."""
-    key, record = key_store(context.settings()).create(name, rate, burst)
-    console.print(f"key {record.key_id} for {name} ({rate:g}/s, burst {burst}); keep it now:")
+    try:
+        key, record = key_store(context.settings()).create(
+            name, rate, burst, tuple(scope or ("ingest",))
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    console.print(
+        f"key {record.key_id} for {name} ({rate:g}/s, burst {burst}, "
+        f"scopes {','.join(record.scopes)}); keep it now:"
+    )
     print(key)
 
 
@@ -42,7 +53,8 @@ def key_list_command() -> None:
     """Key ids, names and limits (never the keys)."""
     for record in key_store(context.settings()).list():
         limits = f"{record.rate_per_second:g}/s, burst {record.burst}"
-        console.print(f"{record.key_id}  {record.name}  {limits}  {record.created_at}")
+        scopes = ",".join(record.scopes)
+        console.print(f"{record.key_id}  {record.name}  {limits}  {scopes}  {record.created_at}")
 
 
 @app.command("serve")
@@ -50,6 +62,7 @@ def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
 ) -> None:
     """Serve POST /transactions on 127.0.0.1 in the foreground."""
+    from securebank.cases.service import Operations
     from securebank.ingest.limits import SeenWindow
     from securebank.ingest.server import IngestServer
 
@@ -63,6 +76,7 @@ def serve_command(
             config.names.stream,
             key_store(config),
             SeenWindow(),
+            Operations.build(aws, config.names),
         )
     except OSError as error:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from error

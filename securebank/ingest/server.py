@@ -40,9 +40,12 @@ class IngestServer(ThreadingHTTPServer):
         stream: str,
         keys: KeyStore,
         window: SeenWindow,
+        operations: Any | None = None,
     ) -> None:
         super().__init__(address, IngestHandler)
         self.kinesis, self.stream, self.keys, self.window = kinesis, stream, keys, window
+        #: Case and outcome routes (securebank/cases/http.py), when given.
+        self.operations = operations
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
@@ -80,13 +83,27 @@ class IngestHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _operations(self, method: str) -> bool:
+        """Serve a case or outcome route (analyst keys only); False when not one."""
+        from securebank.cases import http
+
+        if self.server.operations is None or not http.owns(self.path):
+            return False
+        status = http.serve(self, method)
+        log.info("%s %s %d", method, self.path.split("?")[0], status)
+        return True
+
     def do_GET(self) -> None:
+        if self._operations("GET"):
+            return
         if self.path == "/health":
             self._send(200, {"status": "ok"})
         else:
             self._send(404, {"message": "not found"})
 
     def do_POST(self) -> None:
+        if self._operations("POST"):
+            return
         started = time.perf_counter()
         status, counts, key_id = self._post()
         log.info(
@@ -114,6 +131,10 @@ class IngestHandler(BaseHTTPRequestHandler):
             self._drain()
             self._send(403, {"message": "invalid API key"})
             return 403, none, "?"
+        if not key.allows("ingest"):
+            self._drain()
+            self._send(403, {"message": "this API key lacks the ingest scope"})
+            return 403, none, key.key_id
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
