@@ -14,6 +14,7 @@ from securebank.cli import (
     endpoint,
     features,
     model,
+    operations,
     pipeline,
     score,
     stack,
@@ -43,6 +44,7 @@ app.command("score")(score.score_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
 app.command("load")(api.load_command)
+operations.register(app, analytics.monitor_app)
 
 
 def _say(line: str) -> None:
