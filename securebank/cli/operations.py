@@ -367,6 +367,7 @@ def performance_command(
         print_performance(rows, by, title)
     if emf:
         per_version = performance(labelled, "model_version").to_dict("records")
+        per_version += performance(labelled, None).to_dict("records")  # model_version "all"
         for line in emf_lines(per_version, as_of_ms):
             print(line)
 
