@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from securebank.cases.model import Case, CaseError, CaseStatus
+from securebank.cases.model import Case, CaseError, CaseStatus, check_case_id
 from securebank.ddb import VersionConflict, from_item, get, put_versioned
 from securebank.resources import CASES_BY_STATUS_INDEX
 
@@ -53,6 +53,7 @@ class CaseStore:
         return True
 
     def get(self, case_id: str) -> Case:
+        check_case_id(case_id)
         document = get(self._db, self.table, "case_id", case_id)
         if document is None:
             raise CaseNotFound(f"no case {case_id}")

@@ -32,11 +32,11 @@ labels_app = typer.Typer(
 ANALYST = typer.Option("--as", envvar="SECUREBANK_ANALYST", help="Who acts (the audit trail).")
 
 
-def _operations():
+def _operations(aws: Any = None):
     from securebank.cases.service import Operations
 
     config = context.settings()
-    return Operations.build(context.clients(config), config.names)
+    return Operations.build(aws or context.clients(config), config.names)
 
 
 def _case_errors():
@@ -192,7 +192,7 @@ def ingest_command(
 
     config = context.settings()
     aws = context.clients(config)
-    operations = _operations()
+    operations = _operations(aws)
     sqs = aws.client("sqs")
     consumer = AlertQueueConsumer(
         sqs,
@@ -298,6 +298,27 @@ def follow_command(
     )
 
 
+@labels_app.command("show")
+def label_show_command(transaction_id: Annotated[str, typer.Argument()]) -> None:
+    """A transaction's effective label and the outcome events behind it."""
+    from securebank.labels.store import iso_ms
+
+    record = _operations().labels.get(transaction_id)
+    if record is None:
+        raise UserError(f"no label for {transaction_id}")
+    console.print(
+        f"{record.transaction_id}: {'fraud' if record.is_fraud else 'legit'} since "
+        f"{iso_ms(record.reported_at_ms)} (from {record.source.value}); merchant "
+        f"{record.merchant_id or 'unknown'}"
+    )
+    for event in record.history:
+        verdict = "fraud" if event.is_fraud else "legit"
+        console.print(
+            f"  {iso_ms(event.reported_at_ms)}  {event.source.value:<10} {verdict:<5} "
+            f"by {event.by}  {event.note}"
+        )
+
+
 @labels_app.command("merchant")
 def merchant_command(merchant_id: Annotated[str, typer.Argument()]) -> None:
     """A merchant's online state as the scorer reads it: counts and fraud labels."""
@@ -353,7 +374,7 @@ def performance_command(
         raise UserError(f"--as-of {as_of!r} is not an ISO time") from error
     config = context.settings()
     aws = context.clients(config)
-    operations = _operations()
+    operations = _operations(aws)
     frame = live_decisions(aws.client("s3"), config.names.lake_bucket)
     labelled = label_decisions(frame, live_labels(operations.labels), as_of_ms, maturity_days)
     rows = performance(labelled, by).to_dict("records")
@@ -439,7 +460,7 @@ def retrain_command(
         age = (datetime.now(UTC) - max(v.created for v in versions)).total_seconds() / 86_400
     frame = live_decisions(aws.client("s3"), config.names.lake_bucket)
     labelled = label_decisions(
-        frame, live_labels(_operations().labels), int(time.time() * 1000), maturity_days
+        frame, live_labels(_operations(aws).labels), int(time.time() * 1000), maturity_days
     )
     rows = performance(labelled, None).to_dict("records")
     ap = rows[0]["average_precision"] if rows else None
@@ -484,7 +505,7 @@ def console_command(
     aws = context.clients(config)
     try:
         server = ConsoleServer(
-            ("127.0.0.1", port), _operations(), aws.client("s3"), config.names, analyst
+            ("127.0.0.1", port), _operations(aws), aws.client("s3"), config.names, analyst
         )
     except OSError as error:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from error
