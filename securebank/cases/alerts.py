@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from securebank.cases.store import CaseStore
 from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 
 RECEIVE_BATCH = 10
+PARALLEL_PUTS = 10
 
 
 @dataclass
@@ -65,15 +67,21 @@ def create_cases(
     dead_letter: Callable[[str, str], None],
     report: AlertReport,
 ) -> None:
-    for _, case, reason in cases_from_messages(bodies, now):
+    """Create the cases of a batch of alerts: conditional puts, several at once (each is one
+    round trip; boto3 clients are thread-safe)."""
+    parsed = cases_from_messages(bodies, now)
+    for index, case, reason in parsed:
         report.messages += 1
         if case is None:
             report.invalid += 1
-            dead_letter(bodies[_], reason or "invalid alert")
-        elif store.create(case):
-            report.created += 1
-        else:
-            report.duplicates += 1
+            dead_letter(bodies[index], reason or "invalid alert")
+    cases = [case for _, case, _ in parsed if case is not None]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_PUTS, max(len(cases), 1))) as pool:
+        for created in pool.map(store.create, cases):
+            if created:
+                report.created += 1
+            else:
+                report.duplicates += 1
 
 
 class AlertQueueConsumer:
