@@ -294,7 +294,8 @@ def follow_command(
     stats = follower.stats
     console.print(
         f"{stats.records:,} label changes read: {stats.applied:,} applied to merchant state, "
-        f"{stats.unchanged:,} already applied, {stats.no_merchant:,} without a known merchant"
+        f"{stats.unchanged:,} without effect (already applied, or older than any feature window), "
+        f"{stats.no_merchant:,} without a known merchant"
     )
 
 

@@ -153,4 +153,7 @@ def performance(labelled: pd.DataFrame, by: str | None) -> pd.DataFrame:
     rows = [
         {by: key, **metrics(group)} for key, group in labelled.groupby(by, sort=True, dropna=False)
     ]
+    if by == "amount_band":
+        order = [name for _, name in AMOUNT_BANDS] + ["unknown"]
+        rows.sort(key=lambda row: order.index(row[by]))
     return pd.DataFrame(rows)

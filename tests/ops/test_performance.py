@@ -89,6 +89,8 @@ def test_grouped_by_version_day_and_segments(labelled):
     device = performance(labelled, "new_device").set_index("new_device")
     assert device.loc["yes", "decisions"] == 1
     assert math.isnan(device.loc["yes", "average_precision"])  # one class only
+    bands = performance(labelled, "amount_band")["amount_band"].tolist()
+    assert bands == ["50-200", "200-1000"]  # in band order, not text order
     channel = performance(labelled, "channel").set_index("channel")
     assert list(channel.index) == ["ecommerce"]
     with pytest.raises(ValueError, match="group by one of"):
