@@ -135,7 +135,10 @@ def _console(env: dict[str, str], home: Path) -> None:
         else:
             console.print("the console did not start; see console.log")
             return
-        console.print(f"analyst console: {url} ({page.count('data-case=')} cases in the queue)")
+        console.print(
+            f"analyst console: {url} ({page.count('data-case=')} cases in the queue); it stops "
+            "with the demo unless SECUREBANK_DEMO_HOLD=1 (then Enter stops it)"
+        )
         if os.environ.get("SECUREBANK_DEMO_HOLD") and sys.stdin.isatty():
             input("press Enter to stop the console and the local AWS ")
     finally:
