@@ -42,6 +42,10 @@ class InvalidAlert(ValueError):
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\- ]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
 MAX_NOTE = 2000
+#: Bounds on what an alert may put into a case (a DynamoDB item holds at most 400 KB).
+MAX_REASONS = 10
+MAX_FEATURES = 256
+MAX_TEXT = 64
 ALERT_ACTIONS = ("review", "decline")
 
 
@@ -143,23 +147,35 @@ def case_from_alert(message: str | bytes | dict[str, Any], now: str) -> Case:
         raise InvalidAlert("reason_codes is not a list")
     names = alert.get("feature_names") or []
     values = alert.get("features") or []
-    features = (
-        {str(n): (None if v is None else float(v)) for n, v in zip(names, values, strict=True)}
-        if isinstance(names, list) and isinstance(values, list) and len(names) == len(values)
-        else {}
-    )
+    try:
+        features = (
+            {
+                str(n)[:MAX_TEXT]: (None if v is None else float(v))
+                for n, v in zip(names, values, strict=True)
+            }
+            if isinstance(names, list)
+            and isinstance(values, list)
+            and len(names) == len(values) <= MAX_FEATURES
+            else {}
+        )
+    except (TypeError, ValueError) as error:
+        raise InvalidAlert("features are not numbers") from error
     case = Case(
         case_id=tid,
         transaction_id=tid,
-        card_id=str(alert["card_id"]),
-        merchant_id=str(alert["merchant_id"]),
-        event_time=str(alert["event_time"]),
-        amount=str(alert.get("amount", "")),
-        currency=str(alert.get("currency", "")),
+        card_id=str(alert["card_id"])[:MAX_TEXT],
+        merchant_id=str(alert["merchant_id"])[:MAX_TEXT],
+        event_time=str(alert["event_time"])[:MAX_TEXT],
+        amount=str(alert.get("amount", ""))[:MAX_TEXT],
+        currency=str(alert.get("currency", ""))[:MAX_TEXT],
         action=str(alert["action"]),
         score=score,
-        model_version=str(alert.get("model_version", "")),
-        reason_codes=tuple(r for r in reasons if isinstance(r, dict)),
+        model_version=str(alert.get("model_version", ""))[:MAX_TEXT],
+        reason_codes=tuple(
+            {"feature": str(r.get("feature"))[:MAX_TEXT], "contribution": r.get("contribution")}
+            for r in reasons[:MAX_REASONS]
+            if isinstance(r, dict) and isinstance(r.get("contribution"), int | float)
+        ),
         features=features,
         created_at=now,
     )

@@ -133,3 +133,19 @@ def test_alerts_queue_consumer_makes_one_case_per_alert_and_dead_letters_bad_one
     assert len(store.list((CaseStatus.OPEN,), limit=1000)) == 25
     (dead,) = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
     assert "not JSON" in json.loads(dead["Body"])["reason"]
+
+
+def test_an_oversized_alert_still_makes_a_bounded_case(aws):
+    huge = alert(
+        "t-big",
+        merchant_id="m" * 10_000,
+        reason_codes=[{"feature": "f" * 1000, "contribution": 1.0}] * 50_000,
+        feature_names=[f"x{i}" for i in range(100_000)],
+        features=[1.0] * 100_000,
+    )
+    case = case_from_alert(json.dumps(huge), T0)
+    assert len(case.reason_codes) == 10 and len(case.merchant_id) == 64 and case.features == {}
+    store = CaseStore(aws.client("dynamodb"), aws.names.cases_table)
+    assert store.create(case) is True
+    with pytest.raises(InvalidAlert, match="not numbers"):
+        case_from_alert(alert("t-2", feature_names=["a"], features=["high"]), T0)
