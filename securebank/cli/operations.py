@@ -492,7 +492,55 @@ def retrain_command(
     )
     if result.returncode != 0:
         raise UserError(f"the pipeline run failed (exit {result.returncode})")
-    console.print("the new version waits for approval: compare it with `securebank model list`")
+    console.print(
+        "the new version waits for approval: `securebank monitor compare --challenger N` "
+        "compares it with the live model on the same recent window"
+    )
+
+
+def compare_command(
+    challenger: Annotated[int, typer.Option(help="Model version to compare (e.g. the new one).")],
+    maturity_days: Annotated[float, typer.Option(min=0, max=365)] = 30.0,
+) -> None:
+    """Champion (live decisions) vs a challenger version re-scored on the same matured window."""
+    import numpy as np
+
+    from securebank.model_artifact import IncompatibleModel, load_model_bytes
+    from securebank.monitoring.live import live_decisions, live_labels
+    from securebank.monitoring.performance import challenger_view, label_decisions, metrics
+    from securebank.registry import RegistryError
+    from securebank.s3io import read_bytes
+
+    config = context.settings()
+    aws = context.clients(config)
+    try:
+        version = context.registry(aws, config).get(challenger)
+        model = load_model_bytes(read_bytes(aws.client("s3"), version.model_data_url))
+    except (RegistryError, IncompatibleModel) as error:
+        raise UserError(str(error)) from error
+    frame = live_decisions(aws.client("s3"), config.names.lake_bucket)
+    labelled = label_decisions(
+        frame, live_labels(_operations(aws).labels), int(time.time() * 1000), maturity_days
+    )
+    usable = labelled[
+        labelled["features"].map(
+            lambda f: isinstance(f, list) and len(f) == len(model.manifest.feature_names)
+        )
+    ]
+    if usable.empty:
+        raise UserError("no matured decisions with feature vectors this version can score")
+    x = np.array(
+        [[np.nan if v is None else v for v in f] for f in usable["features"]], dtype=np.float32
+    )
+    scores = model.booster.inplace_predict(x)
+    actions = model.manifest.thresholds.decide_many(scores).tolist()
+    rows = [
+        {"group": "champion (live)", **metrics(usable)},
+        {"group": f"challenger v{challenger}", **metrics(challenger_view(usable, scores, actions))},
+    ]
+    print_performance(
+        rows, None, f"champion vs challenger on the same {len(usable):,} matured decisions"
+    )
 
 
 def console_command(
@@ -527,3 +575,4 @@ def register(app: typer.Typer, monitor_app: typer.Typer) -> None:
     app.command("console")(console_command)
     monitor_app.command("performance")(performance_command)
     monitor_app.command("retrain")(retrain_command)
+    monitor_app.command("compare")(compare_command)

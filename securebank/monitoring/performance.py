@@ -93,6 +93,8 @@ def decision_frame(
                 "channel": "unknown" if channel is None else CHANNELS.get(channel, "unknown"),
                 "new_device": "unknown" if new_device is None else ("yes" if new_device else "no"),
                 "amount_band": amount_band(usd),
+                "feature_set_version": str(d.get("feature_set_version", "")),
+                "features": d.get("features"),
             }
         )
     return pd.DataFrame(rows)
@@ -157,3 +159,15 @@ def performance(labelled: pd.DataFrame, by: str | None) -> pd.DataFrame:
         order = [name for _, name in AMOUNT_BANDS] + ["unknown"]
         rows.sort(key=lambda row: order.index(row[by]))
     return pd.DataFrame(rows)
+
+
+def challenger_view(
+    labelled: pd.DataFrame, scores: np.ndarray, actions: Sequence[str]
+) -> pd.DataFrame:
+    """The same matured decisions as a challenger model would have decided them: its scores and
+    actions replace the champion's, everything else (labels, amounts, days) stays."""
+    view = labelled.copy()
+    view["score"] = np.asarray(scores, dtype=float)
+    view["action"] = list(actions)
+    view["alerted"] = view["action"].isin(ALERT_ACTIONS)
+    return view

@@ -38,6 +38,7 @@ BAD_REQUESTS = [
     (("monitor", "performance", "--by", "colour"), "--by takes"),
     (("monitor", "performance", "--as-of", "soon"), "not an ISO time"),
     (("labels", "show", "t-0"), "no label for t-0"),
+    (("monitor", "compare", "--challenger", "99"), "99"),
 ]
 
 

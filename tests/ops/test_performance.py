@@ -127,3 +127,16 @@ def test_retraining_rule():
     assert not should_retrain(policy, 2, 0.3, 5, None).retrain  # too few frauds to judge
     assert "drift" in should_retrain(policy, 2, None, 0, 0.4).reasons[0]
     assert should_retrain(policy, None, None, 0, None).reasons == ("no trained version yet",)
+
+
+def test_a_challenger_is_judged_on_the_same_matured_decisions(labelled):
+    from securebank.monitoring.performance import challenger_view, metrics
+
+    order = labelled["transaction_id"].tolist()  # a, b, c, d, e, g
+    perfect = [1.0 if t in ("a", "c", "e") else 0.0 for t in order]
+    actions = ["decline" if s else "approve" for s in perfect]
+    challenger = metrics(challenger_view(labelled, perfect, actions))
+    champion = metrics(labelled)
+    assert (challenger["precision"], challenger["recall"]) == (1.0, 1.0)
+    assert challenger["average_precision"] == 1.0 > champion["average_precision"]
+    assert challenger["decisions"] == champion["decisions"] == 6
