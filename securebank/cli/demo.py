@@ -123,7 +123,7 @@ def demo_command(
         _command("report", "run", "--out", str(report), env=env)
         from securebank.cli.operations_demo import run_operations_demo
 
-        run_operations_demo(_command, env, Path(data), stream_from, stream, home)
+        run_operations_demo(_command, env, Path(data), stream_from, stream, home, version)
     finally:
         _stop_servers(env)
     console.print(f"\ndemo finished; the report is {report.resolve()}")

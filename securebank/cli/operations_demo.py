@@ -39,7 +39,13 @@ def chargeback_file(data: Path, since: str, count: int, out: Path) -> set[str]:
 
 
 def run_operations_demo(
-    command: Callable[..., str], env: dict[str, str], data: Path, since: str, count: int, home: Path
+    command: Callable[..., str],
+    env: dict[str, str],
+    data: Path,
+    since: str,
+    count: int,
+    home: Path,
+    version: str,
 ) -> None:
     command("cases", "ingest", "--idle-exit", "2", env=env)
     cases = json.loads(command("cases", "list", "--limit", "1000", "--json", env=env, capture=True))
@@ -99,6 +105,9 @@ def run_operations_demo(
     command("monitor", "performance", env=env)
     command("monitor", "performance", "--by", "amount_band", env=env)
     command("monitor", "retrain", env=env)
+    # The deployed version against itself: re-scoring the lake's feature vectors must reproduce
+    # the live figures (a check that the lake holds what was scored).
+    command("monitor", "compare", "--challenger", version, env=env)
     _console(env, home)
 
 
