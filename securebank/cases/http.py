@@ -31,6 +31,16 @@ def owns(path: str) -> bool:
     return route in ("/cases", "/outcomes") or route.startswith("/cases/")
 
 
+def route_name(path: str) -> str:
+    """The route without ids, for the access log (an id in a path is never logged)."""
+    route = urlsplit(path).path
+    if _ACTION.match(route):
+        return "/cases/{id}/" + route.rsplit("/", 1)[1]
+    if _CASE.match(route):
+        return "/cases/{id}"
+    return route if route in ("/cases", "/outcomes") else "/cases/..."
+
+
 def summary(case: Any) -> dict[str, Any]:
     return {
         "case_id": case.case_id,

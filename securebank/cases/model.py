@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from securebank.pan import contains_pan
+
 
 class CaseStatus(StrEnum):
     OPEN = "open"
@@ -58,7 +60,9 @@ def check_name(name: str, what: str = "name") -> str:
 
 def check_case_id(case_id: str) -> str:
     if not isinstance(case_id, str) or not _ID.match(case_id):
-        raise CaseError(f"not a case id: {case_id!r}")
+        raise CaseError("not a case id" + ("" if contains_pan(str(case_id)) else f": {case_id!r}"))
+    if contains_pan(case_id):
+        raise CaseError("not a case id: it looks like a card number")
     return case_id
 
 
@@ -136,7 +140,7 @@ def case_from_alert(message: str | bytes | dict[str, Any], now: str) -> Case:
     if alert["action"] not in ALERT_ACTIONS:
         raise InvalidAlert(f"action {alert['action']!r} does not open a case")
     tid = str(alert["transaction_id"])
-    if not _ID.match(tid):
+    if not _ID.match(tid) or contains_pan(tid):
         raise InvalidAlert("transaction_id is not a valid id")
     try:
         score = float(alert["score"])
@@ -221,6 +225,8 @@ def resolve(case: Case, outcome: Outcome | str, note: str, who: str, when: str) 
         raise CaseError(f"outcome must be one of {choices} (got {outcome!r})") from error
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         raise CaseError(f"note must be text of at most {MAX_NOTE} characters")
+    if contains_pan(note):
+        raise CaseError("the note looks like it holds a card number; card numbers are never stored")
     if case.status is CaseStatus.RESOLVED:
         raise CaseConflict(f"case {case.case_id} is already resolved ({case.outcome})")
     after = replace(

@@ -302,8 +302,13 @@ def follow_command(
 @labels_app.command("show")
 def label_show_command(transaction_id: Annotated[str, typer.Argument()]) -> None:
     """A transaction's effective label and the outcome events behind it."""
+    from securebank.cases.model import check_case_id
     from securebank.labels.store import iso_ms
 
+    try:
+        check_case_id(transaction_id)
+    except _case_errors() as error:
+        raise UserError(str(error)) from error
     record = _operations().labels.get(transaction_id)
     if record is None:
         raise UserError(f"no label for {transaction_id}")

@@ -90,7 +90,7 @@ class IngestHandler(BaseHTTPRequestHandler):
         if self.server.operations is None or not http.owns(self.path):
             return False
         status = http.serve(self, method)
-        log.info("%s %s %d", method, self.path.split("?")[0], status)
+        log.info("%s %s %d", method, http.route_name(self.path), status)
         return True
 
     def do_GET(self) -> None:

@@ -27,6 +27,7 @@ from securebank.labels.store import (
     iso_ms,
     parse_time_ms,
 )
+from securebank.pan import contains_pan
 
 MAX_ROWS = 100_000
 _TRUE = {"true", "1", "yes", "fraud", "y", "t"}
@@ -87,6 +88,8 @@ def parse_outcome_rows(
                 check_case_id(tid)
             except ValueError:
                 problem = "transaction_id is missing or not a valid id"
+            if problem is None and contains_pan(str(row.get("note", ""))):
+                problem = "note looks like it holds a card number"
             if problem is None and flag is None:
                 problem = "is_fraud must be true or false"
             if problem is None and source not in (LabelSource.CHARGEBACK, LabelSource.REPORT):
@@ -97,14 +100,11 @@ def parse_outcome_rows(
                 except ValueError:
                     problem = "reported_at must be an ISO 8601 time"
         if problem is not None:
-            rejected.append(
-                {"row": index + 1, "reason": problem}
-                | (
-                    {"transaction_id": str(row.get("transaction_id"))[:64]}
-                    if isinstance(row, dict) and row.get("transaction_id")
-                    else {}
-                )
-            )
+            entry: dict[str, Any] = {"row": index + 1, "reason": problem}
+            shown = str(row.get("transaction_id") or "")[:64] if isinstance(row, dict) else ""
+            if shown and not contains_pan(shown):
+                entry["transaction_id"] = shown
+            rejected.append(entry)
             continue
         events.append(
             LabelEvent(

@@ -121,3 +121,30 @@ def test_old_key_records_without_scopes_are_ingest_keys(tmp_path):
     assert store.verify(key).scopes == ("ingest",)
     with pytest.raises(ValueError, match="scopes must be"):
         store.create("x", scopes=("admin",))
+
+
+def test_card_numbers_are_refused_and_never_echoed_or_logged(api, caplog):
+    import logging
+
+    url, _, analyst_key, operations = api
+    pan = "4111111111111111"
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    with caplog.at_level(logging.INFO, logger="securebank.ingest"):
+        status, body = call(f"{url}/cases/{pan}", analyst_key)
+        assert status == 400 and pan not in json.dumps(body)
+        status, body = call(
+            f"{url}/cases/t-1/outcome",
+            analyst_key,
+            "POST",
+            {"outcome": "fraud", "note": f"card {pan} called"},
+        )
+        assert status == 400 and "card number" in body["message"] and pan not in json.dumps(body)
+        status, body = call(
+            f"{url}/outcomes",
+            analyst_key,
+            "POST",
+            {"outcomes": [{"transaction_id": pan, "reported_at": "2026-09-20"}]},
+        )
+        assert status == 400 and pan not in json.dumps(body)
+    assert pan not in caplog.text and "/cases/{id}" in caplog.text
+    assert operations.cases.get("t-1").status.value == "open"
