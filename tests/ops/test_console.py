@@ -3,6 +3,7 @@ queue, open a case, resolve it, and see the state change; plus a screenshot that
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -46,6 +47,25 @@ def console(aws):
     operations.cases.create(
         case_from_alert(alert_json("t-2", action="decline", score=0.99), "2026-09-01T10:01:00Z")
     )
+    lake_rows = [
+        {
+            "transaction_id": f"old-{i}",
+            "event_time": "2026-08-01T10:00:00+00:00",
+            "action": "review" if i < 3 else "approve",
+            "score": 0.9 - i / 10,
+            "amount": "20.00",
+            "currency": "USD",
+            "model_version": "3",
+            "decided_at_ms": 1_785_000_000_000 + i,
+        }
+        for i in range(6)
+    ]
+    aws.client("s3").put_object(
+        Bucket=aws.names.lake_bucket,
+        Key="decisions/date=2026-08-01/shard-1-2.jsonl",
+        Body="".join(json.dumps(r) + "\n" for r in lake_rows).encode(),
+    )
+    operations.import_outcomes([{"transaction_id": "old-0", "reported_at": "2026-08-05"}], "bank")
     server = ConsoleServer(("127.0.0.1", 0), operations, aws.client("s3"), aws.names, "alice")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -109,7 +129,8 @@ def test_open_the_queue_resolve_a_case_and_see_the_state_change(console, browser
     assert [r.get_attribute("data-case") for r in remaining] == ["t-2"]
 
     browser.get(f"{server.url}/models")
-    assert "No matured decisions yet" in browser.find_element(By.ID, "models").text
+    models = browser.find_element(By.ID, "models").text
+    assert "3 6 3 1 0.333 1.000" in " ".join(models.split())  # version 3: its live metrics
 
 
 def test_forms_need_the_console_token(console):
