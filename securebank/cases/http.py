@@ -127,12 +127,12 @@ def serve(handler: Any, method: str) -> int:
     """Authenticate, read the body, answer; for the API server's handler. Returns the status."""
     presented = handler.headers.get("x-api-key")
     if not presented:
-        handler._drain()
+        handler._skip_body()
         handler._send(401, {"message": "missing x-api-key header"})
         return 401
     key = handler.server.keys.verify(presented)
     if key is None:
-        handler._drain()
+        handler._skip_body()
         handler._send(403, {"message": "invalid API key"})
         return 403
     body = b""

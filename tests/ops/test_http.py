@@ -29,7 +29,7 @@ def api(aws, tmp_path):
         aws.names.stream,
         keys,
         SeenWindow(),
-        operations,
+        operations=operations,
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
