@@ -15,6 +15,7 @@ from securebank.cli import (
     endpoint,
     features,
     model,
+    operations,
     pipeline,
     score,
     stack,
@@ -45,6 +46,7 @@ app.command("backtest")(backtest.backtest_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
 app.command("load")(api.load_command)
+operations.register(app, analytics.monitor_app)
 
 
 def _say(line: str) -> None:
