@@ -15,7 +15,7 @@ MINISTACK := .venv-ministack
 MINISTACK_INSTALLED := $(MINISTACK)/.installed
 NODE_INSTALLED := local-aws/node_modules/.installed
 
-.PHONY: install install-local-aws demo test test-slow lint lint-terraform format bench lock clean
+.PHONY: install install-local-aws demo test test-slow lint lint-terraform format bench lock clean browser
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,17 @@ install: $(INSTALLED) install-local-aws
 demo: install
 	$(BIN)/securebank demo --transactions $(DEMO_TRANSACTIONS) --home $(DEMO_DIR)
 
-test: install lint lint-terraform
+test: install lint lint-terraform browser
 	$(BIN)/python -m pytest
+
+# The analyst console's test drives a real browser: Debian's chromium and its driver, installed
+# only when missing (apt-get needs root, or sudo).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow

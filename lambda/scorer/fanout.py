@@ -107,6 +107,8 @@ def _alert_entry(entry_id: str, d: Decision) -> dict[str, Any]:
                 "model_version": d.model_version,
                 "scored_by": d.scored_by,
                 "reason_codes": d.reasons(),
+                "feature_set_version": d.feature_set_version,
+                "features": list(d.features),
             }
         ),
         "MessageAttributes": {

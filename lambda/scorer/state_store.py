@@ -6,7 +6,8 @@ Items:
 * a card (`card#ID`): its state, `version` (bumped by every transaction applied) and `applied`,
   per shard the sequence number of the last record applied to it;
 * a merchant, split into partials, one per shard (`merchant#ID#SHARD`) plus the one built from
-  history (`merchant#ID#history`); a reader sums them, a shard's scorer writes only its own.
+  history (`merchant#ID#history`) and the one the labels stream keeps (`merchant#ID#labels`);
+  a reader sums them, a writer updates only its own.
 
 Every write is `PutItem` conditioned on the version read (or on the item not existing). Two
 writers of one item — a producer that does not partition by card, two consumers of one shard, a
@@ -50,6 +51,8 @@ _DESERIALIZER = TypeDeserializer()
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 HISTORY_SLOT = "history"
+#: The partial that the labels stream writes (securebank/labels/stream.py): fraud labels only.
+LABELS_SLOT = "labels"
 #: Conditional puts of one item before the batch gives up (it is then retried whole).
 WRITE_ATTEMPTS = 6
 _CONFLICT_BACKOFF = Backoff(base_s=0.005, cap_s=0.2, max_attempts=WRITE_ATTEMPTS)
@@ -214,7 +217,7 @@ class FeatureStateStore:
         self._db = dynamodb
         self._pool = pool
         self.table = table
-        self.slots = (HISTORY_SLOT, *shard_ids)
+        self.slots = (HISTORY_SLOT, LABELS_SLOT, *shard_ids)
         self.own_ttl_s = own_ttl_s
         self.foreign_ttl_s = foreign_ttl_s
         self._cache = _ItemCache(cache_size, clock)

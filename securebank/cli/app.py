@@ -16,6 +16,7 @@ from securebank.cli import (
     endpoint,
     features,
     model,
+    operations,
     pipeline,
     score,
     stack,
@@ -47,6 +48,7 @@ app.command("demo")(demo.demo_command)
 app.command("cost")(cost.cost_command)
 app.add_typer(api.app, name="api")
 app.command("load")(api.load_command)
+operations.register(app, analytics.monitor_app)
 
 
 def _say(line: str) -> None:

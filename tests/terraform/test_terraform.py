@@ -12,6 +12,7 @@ import hcl2
 import pytest
 
 from securebank.resources import (
+    CASES_BY_STATUS_INDEX,
     DECISIONS_BY_CARD_INDEX,
     STATE_TTL_ATTRIBUTE,
     STREAM_SHARDS,
@@ -106,7 +107,7 @@ def test_every_file_parses_and_defines_what_the_code_needs(config):
 
 
 def test_event_source_mapping_matches_the_scorers_contract(config):
-    (mapping,) = config["resource"]["aws_lambda_event_source_mapping"].values()
+    mapping = config["resource"]["aws_lambda_event_source_mapping"]["scorer"]
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["bisect_batch_on_function_error"] is True
     assert "on_failure" in mapping["destination_config"][0]
@@ -116,7 +117,7 @@ def test_event_source_mapping_matches_the_scorers_contract(config):
     assert mapping["event_source_arn"] == "${aws_kinesis_stream_consumer.scorer.arn}"
     assert mapping["maximum_batching_window_in_seconds"] == "${var.scorer_batching_window_seconds}"
     assert config["variable"]["scorer_batching_window_seconds"]["default"] == 0
-    (function,) = config["resource"]["aws_lambda_function"].values()
+    function = config["resource"]["aws_lambda_function"]["scorer"]
     assert function["package_type"] == "Image"
     assert function["tracing_config"][0]["mode"] == "Active"
 
@@ -166,6 +167,8 @@ def test_local_stack_creates_the_same_resources_as_terraform(config, aws):
     for resource, table_name in (
         ("feature_state", local["feature_table"]),
         ("decisions", local["decisions_table"]),
+        ("cases", local["cases_table"]),
+        ("labels", local["labels_table"]),
     ):
         live = dynamodb.describe_table(TableName=table_name)["Table"]
         declared = tables[resource]
@@ -173,6 +176,14 @@ def test_local_stack_creates_the_same_resources_as_terraform(config, aws):
         assert {a["AttributeName"]: a["AttributeType"] for a in live["AttributeDefinitions"]} == {
             a["name"]: a["type"] for a in declared["attribute"]
         }
+    (cases_index,) = dynamodb.describe_table(TableName=local["cases_table"])["Table"][
+        "GlobalSecondaryIndexes"
+    ]
+    (declared_cases_index,) = tables["cases"]["global_secondary_index"]
+    assert cases_index["IndexName"] == declared_cases_index["name"] == CASES_BY_STATUS_INDEX
+    labels_stream = dynamodb.describe_table(TableName=local["labels_table"])["Table"]
+    assert labels_stream["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
+    assert tables["labels"]["stream_view_type"] == "NEW_IMAGE"
     # dynalite has no UpdateTimeToLive and never expires items (readers filter on the expiry
     # attribute, as in AWS where deletion lags up to days): where the local table reports a TTL,
     # it is terraform's attribute.
