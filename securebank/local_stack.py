@@ -1,7 +1,8 @@
-"""The local AWS: four servers on 127.0.0.1, chosen per service by measurement, that keep state.
+"""The local AWS: servers on 127.0.0.1, chosen per service by measurement, that keep state.
 
-- DynamoDB: dynalite (npm, LevelDB in HOME/aws/dynamodb): a kill -9 keeps every acknowledged write.
-- Kinesis: kinesalite (npm, LevelDB in HOME/aws/kinesis): same.
+- DynamoDB: moto by default (DynamoDB Streams; journalled like SageMaker), or dynalite (npm,
+  LevelDB in HOME/aws/dynamodb) with SECUREBANK_LOCAL_DYNAMODB=dynalite: faster, no Streams.
+- Kinesis: kinesalite (npm, LevelDB in HOME/aws/kinesis): a kill -9 keeps every acknowledged record.
 - S3, SNS, SQS: MiniStack (PyPI, its own venv, HOME/aws/ministack): S3 objects are files and
   survive anything; SNS/SQS are snapshotted every `SNAPSHOT_S` s, the loss bound of a kill -9.
 - SageMaker control plane: moto's server, every request journalled (HOME/aws/sagemaker.jsonl,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sys
 import urllib.error
@@ -62,13 +64,33 @@ class Component:
     health_path: str
 
 
-#: Start order matters only for speed: the slowest to boot first.
-COMPONENTS = (
-    Component("ministack", ("s3", "sns", "sqs"), "/_ministack/health"),
-    Component("moto", ("sagemaker",), "/moto-api/config"),
-    Component("dynamodb", ("dynamodb",), "/"),
-    Component("kinesis", ("kinesis",), "/"),
-)
+#: Which server answers DynamoDB: `moto` (default; DynamoDB Streams, which the labels stream of
+#: fraud operations reads, and its changes journalled like SageMaker's) or `dynalite` (measured
+#: faster and crash-safe on LevelDB, but without DynamoDB Streams). `SECUREBANK_LOCAL_DYNAMODB`.
+DYNAMODB_SERVERS = ("moto", "dynalite")
+
+
+def dynamodb_server() -> str:
+    choice = os.environ.get("SECUREBANK_LOCAL_DYNAMODB", "moto")
+    if choice not in DYNAMODB_SERVERS:
+        raise StackError(f"SECUREBANK_LOCAL_DYNAMODB must be one of {', '.join(DYNAMODB_SERVERS)}")
+    return choice
+
+
+def components() -> tuple[Component, ...]:
+    """The stack's servers, the slowest to boot first."""
+    if dynamodb_server() == "dynalite":
+        return (
+            Component("ministack", ("s3", "sns", "sqs"), "/_ministack/health"),
+            Component("moto", ("sagemaker",), "/moto-api/config"),
+            Component("dynamodb", ("dynamodb",), "/"),
+            Component("kinesis", ("kinesis",), "/"),
+        )
+    return (
+        Component("ministack", ("s3", "sns", "sqs"), "/_ministack/health"),
+        Component("moto", ("sagemaker", "dynamodb", "dynamodbstreams"), "/moto-api/config"),
+        Component("kinesis", ("kinesis",), "/"),
+    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +106,7 @@ class Stack:
 
     @property
     def service_endpoints(self) -> dict[str, str]:
-        return {service: self.servers[c.name].url for c in COMPONENTS for service in c.services}
+        return {service: self.servers[c.name].url for c in components() for service in c.services}
 
     def environment(self) -> dict[str, str]:
         """boto3's variables that send every client of another process to this stack."""
@@ -119,11 +141,11 @@ def _read_recorded(home: Path, end_legacy: bool = False) -> dict[str, ServerInfo
         return {}
 
 
-def _answering(components: dict[str, ServerInfo]) -> dict[str, ServerInfo]:
-    by_name = {c.name: c for c in COMPONENTS}
+def _answering(recorded: dict[str, ServerInfo]) -> dict[str, ServerInfo]:
+    by_name = {c.name: c for c in components()}
     return {
         name: info
-        for name, info in components.items()
+        for name, info in recorded.items()
         if name in by_name
         and background.alive(info.pid)
         and background.answers(info.url + by_name[name].health_path, timeout=5.0)
@@ -133,13 +155,13 @@ def _answering(components: dict[str, ServerInfo]) -> dict[str, ServerInfo]:
 def read_info(home: Path) -> Stack | None:
     """The recorded stack, if all of its servers still answer."""
     servers = _answering(_read_recorded(home))
-    return Stack(servers) if len(servers) == len(COMPONENTS) else None
+    return Stack(servers) if len(servers) == len(components()) else None
 
 
 def status(home: Path) -> dict[str, ServerInfo | None]:
     """Each component's server, or None where it is not running."""
     servers = _answering(_read_recorded(home))
-    return {c.name: servers.get(c.name) for c in COMPONENTS}
+    return {c.name: servers.get(c.name) for c in components()}
 
 
 def _command(component: str, port: int, home: Path) -> tuple[list[str], dict[str, str]]:
@@ -181,14 +203,14 @@ def start(home: Path, port: int | None = None) -> Stack:
     Kinesis); otherwise each server gets the port it had last time, or a free one.
     """
     running = _answering(_read_recorded(home, end_legacy=True))
-    if len(running) == len(COMPONENTS):
+    if len(running) == len(components()):
         return Stack(running)
     servers = dict(running)
     data_dir(home).mkdir(parents=True, exist_ok=True)
     ports_file = data_dir(home) / PORTS_FILE
     saved = json.loads(ports_file.read_text()) if ports_file.is_file() else {}
     try:
-        for offset, component in enumerate(COMPONENTS):
+        for offset, component in enumerate(components()):
             if component.name in servers:
                 continue
             chosen = port + offset if port else saved.get(component.name)
@@ -254,7 +276,16 @@ def reset(home: Path) -> None:
 
 # The SageMaker control plane: moto keeps it in memory, so every request is journalled (moto's
 # recorder appends each one to a file before answering) and the changes are replayed on start.
-_READ_ONLY_PREFIXES = ("Describe", "List", "Get", "Search", "Query", "BatchDescribe")
+_READ_ONLY_PREFIXES = (
+    "Describe",
+    "List",
+    "Get",
+    "Search",
+    "Query",
+    "Scan",
+    "BatchDescribe",
+    "BatchGet",
+)
 
 
 def _is_change(entry: dict[str, Any]) -> bool:

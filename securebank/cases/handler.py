@@ -25,7 +25,11 @@ def store() -> CaseStore:
     global _store
     if _store is None:
         settings = get_settings()
-        aws = AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
+        aws = AwsClients(
+            region=settings.region,
+            endpoint_url=settings.aws_endpoint_url,
+            service_endpoints=settings.service_endpoints,
+        )
         _store = CaseStore(aws.client("dynamodb"), settings.names.cases_table)
     return _store
 

@@ -28,7 +28,7 @@ def up_command(
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
     context.clients(config)  # creates the platform's resources in it, if missing
-    for component in local_stack.COMPONENTS:
+    for component in local_stack.components():
         info = stack.servers[component.name]
         console.print(
             f"{component.name:<10} {info.url} (pid {info.pid}): {', '.join(component.services)}"

@@ -24,7 +24,11 @@ def target() -> MerchantLabelState:
     global _target
     if _target is None:
         settings = get_settings()
-        aws = AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
+        aws = AwsClients(
+            region=settings.region,
+            endpoint_url=settings.aws_endpoint_url,
+            service_endpoints=settings.service_endpoints,
+        )
         _target = MerchantLabelState(aws.client("dynamodb"), settings.names.feature_table)
     return _target
 

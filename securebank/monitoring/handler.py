@@ -18,7 +18,11 @@ from securebank.settings import get_settings
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = get_settings()
-    aws = AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
+    aws = AwsClients(
+        region=settings.region,
+        endpoint_url=settings.aws_endpoint_url,
+        service_endpoints=settings.service_endpoints,
+    )
     names = settings.names
     now = int(time.time() * 1000)
     maturity = float(event.get("maturity_days", 30))

@@ -41,7 +41,7 @@ def test_stack_lifecycle_and_registry_commands(tmp_path):
     try:
         assert up.returncode == 0, up.stderr
         servers = json.loads((tmp_path / ".securebank" / "stack.json").read_text())["servers"]
-        assert set(servers) == {"dynamodb", "kinesis", "ministack", "moto"}
+        assert set(servers) == {c.name for c in local_stack.components()}
         for info in servers.values():
             assert f"http://127.0.0.1:{info['port']}" in up.stdout
             # loopback only: 127.0.0.1 as /proc/net/tcp writes it
@@ -51,7 +51,8 @@ def test_stack_lifecycle_and_registry_commands(tmp_path):
             for line in up.stdout.splitlines()
             if line.startswith("export ")
         )
-        assert exports["AWS_ENDPOINT_URL_DYNAMODB"].endswith(f":{servers['dynamodb']['port']}")
+        dynamodb = "dynamodb" if "dynamodb" in servers else "moto"  # SECUREBANK_LOCAL_DYNAMODB
+        assert exports["AWS_ENDPOINT_URL_DYNAMODB"].endswith(f":{servers[dynamodb]['port']}")
         assert exports["AWS_ENDPOINT_URL_KINESIS"].endswith(f":{servers['kinesis']['port']}")
         assert exports["AWS_ENDPOINT_URL_SQS"].endswith(f":{servers['ministack']['port']}")
         status = securebank("stack", "status", cwd=tmp_path)
@@ -94,7 +95,7 @@ def test_stack_lifecycle_and_registry_commands(tmp_path):
     assert down.returncode == 0 and "stopped" in down.stdout
     after = securebank("stack", "status", cwd=tmp_path)
     assert after.returncode == 1 and "not running" in after.stdout
-    assert (tmp_path / ".securebank" / "aws" / "dynamodb").is_dir()  # state kept
+    assert (tmp_path / ".securebank" / "aws" / "kinesis").is_dir()  # state kept
     refused = securebank("stack", "reset", cwd=tmp_path)
     assert refused.returncode == 1 and refused.stderr.startswith("error: ")
     assert (tmp_path / ".securebank" / "aws").is_dir()

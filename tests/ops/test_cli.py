@@ -12,8 +12,10 @@ from tests.ops.helpers import alert_json, put_decision
 
 
 @pytest.fixture
-def cli(aws, moto_endpoint, tmp_path, monkeypatch, capsys):
+def cli(aws, moto_endpoint, local_aws, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name, url in local_aws.environment().items():  # the local stack, per service
+        monkeypatch.setenv(name, url)
     monkeypatch.setenv("SECUREBANK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("SECUREBANK_PREFIX", aws.names.prefix)
     monkeypatch.setenv("SECUREBANK_ENVIRONMENT", aws.names.environment)

@@ -24,8 +24,10 @@ class Context:
 
 
 @pytest.fixture
-def lambda_env(aws, moto_endpoint, monkeypatch):
+def lambda_env(aws, moto_endpoint, local_aws, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    for name, url in local_aws.environment().items():  # the local stack, per service
+        monkeypatch.setenv(name, url)
     monkeypatch.setenv("SECUREBANK_PREFIX", aws.names.prefix)
     monkeypatch.setenv("SECUREBANK_ENVIRONMENT", aws.names.environment)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
