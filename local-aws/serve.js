@@ -11,7 +11,9 @@ if (!factories[service] || !argv.port || !argv.path) {
   process.exit(2)
 }
 const options = { path: argv.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0,
-  createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 50 }
+  createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0,
+  // every test session makes a stream of 2 shards per test: far above AWS's default of 500
+  shardLimit: 100000 }
 const server = require(factories[service])(options)
 server.listen(Number(argv.port), '127.0.0.1', () => {
   const address = server.address()
