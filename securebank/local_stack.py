@@ -42,7 +42,16 @@ def start(home: Path, port: int | None = None) -> ServerInfo:
     if running is not None:
         return running
     port = port or background.free_port()
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # moto's server, with DescribeEndpoint answering as AWS does (securebank/local_sagemaker.py).
+    command = [
+        sys.executable,
+        "-m",
+        "securebank.local_sagemaker",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     try:
         return background.start(command, port, home / STATE_FILE, home / LOG_FILE, HEALTH_PATH)
     except background.ServerError as error:
