@@ -13,6 +13,7 @@ from securebank.cli import (
     demo,
     endpoint,
     features,
+    lake,
     model,
     pipeline,
     score,
@@ -42,6 +43,7 @@ app.add_typer(analytics.monitor_app, name="monitor")
 app.command("score")(score.score_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
+app.add_typer(lake.app, name="lake")
 app.command("load")(api.load_command)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import date
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -16,6 +17,9 @@ from securebank.analytics.compaction import (
 )
 from securebank.analytics.lake import read_decisions
 
+ROOT = Path(__file__).resolve().parents[2]
+GLUE_SCRIPT = ROOT / "glue" / "compact_lake.py"
+COMPACTION_MODULE = ROOT / "securebank" / "analytics" / "compaction.py"
 DAY1, DAY2 = "2026-09-01", "2026-09-02"
 MS1 = 1_788_220_800_000  # 2026-09-01T00:00:00Z
 
@@ -140,3 +144,36 @@ def test_torn_parquet_without_its_manifest_is_not_trusted(aws):
     assert [r["transaction_id"] for r in read_decisions(s3, bucket).to_pylist()] == ["t1"]
     (rerun,) = compact(s3, bucket)
     assert not rerun.skipped and rerun.rows == 1
+
+
+def test_glue_job_script_runs_the_same_code(aws, moto_endpoint, monkeypatch, capsys):
+    """glue/compact_lake.py as Glue runs it (its own arguments among Glue's)."""
+    import importlib.util
+
+    s3, bucket = aws.client("s3"), aws.names.lake_bucket
+    _put(s3, bucket, DAY1, "a", [_decision("t1", MS1 + 5), _decision("t1", MS1 + 9)])
+    for key, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    spec = importlib.util.spec_from_file_location("compact_lake", GLUE_SCRIPT)
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    argv = ["--job-bookmark-option", "job-bookmark-disable", "--lake_bucket", bucket]
+    assert job.main(argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["day"] == DAY1 and lines[0]["duplicates"] == 1
+    assert lines[-1]["compacted"] == 1 and lines[-1]["rows"] == 1
+    assert job.main(argv) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["compacted"] == 0
+
+
+def test_the_glue_side_parses_as_python_3_9():
+    """Glue's Python shell runs 3.9: the job and the module it ships must parse there."""
+    import ast
+
+    for path in (GLUE_SCRIPT, COMPACTION_MODULE):
+        ast.parse(path.read_text(), feature_version=(3, 9))
