@@ -19,6 +19,7 @@ from securebank.cli import (
     score,
     stack,
     stream,
+    warehouse,
 )
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
@@ -44,6 +45,7 @@ app.command("score")(score.score_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
 app.add_typer(lake.app, name="lake")
+app.add_typer(warehouse.app, name="warehouse")
 app.command("load")(api.load_command)
 
 
