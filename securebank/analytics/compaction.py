@@ -182,7 +182,7 @@ def first_per_transaction(table: pa.Table) -> pa.Table:
     mask = pa.concat_arrays([pa.array([True]), keep.combine_chunks().fill_null(True)])
     table = table.filter(mask)
     table = table.sort_by([("decided_at_ms", "ascending"), ("transaction_id", "ascending")])
-    return table.drop_columns(["_row"])
+    return table.select([name for name in table.column_names if name != "_row"])
 
 
 def _with_timestamp(table: pa.Table) -> pa.Table:
