@@ -16,6 +16,7 @@ from securebank.cli import (
     lake,
     model,
     pipeline,
+    reshard,
     score,
     stack,
     stream,
@@ -38,6 +39,8 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(endpoint.app, name="endpoint")
 app.add_typer(stream.app, name="stream")
+stream.app.command("reshard")(reshard.reshard_command)
+stream.app.command("shards")(reshard.shards_command)
 app.add_typer(analytics.analytics_app, name="analytics")
 app.add_typer(analytics.report_app, name="report")
 app.add_typer(analytics.monitor_app, name="monitor")
