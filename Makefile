@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/stream.py
+	$(BIN)/python benchmarks/compaction.py
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt
