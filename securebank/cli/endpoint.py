@@ -49,11 +49,6 @@ def read_live(aws: Any, config: Settings) -> LiveRollout:
         raise UserError(str(error)) from error
 
 
-def load_state(config: Settings, target: str) -> LiveRollout:
-    """The live rollout of `target`'s endpoint (the local SageMaker API for `local`)."""
-    return read_live(context.clients(config), config)
-
-
 def local_model_path(aws: Any, config: Settings, spec: VariantSpec) -> str:
     """The model server's copy of a version's model.tar.gz, fetched from S3 once."""
     from securebank.s3io import read_bytes
@@ -175,7 +170,7 @@ def status_command() -> None:
     """Variants, weights and live invocation counts of the local endpoint."""
     config = context.settings()
     info = running_server(config)
-    registered = load_state(config, "local")
+    registered = read_live(context.clients(config), config)
     state = registered.state
     if info is None:
         console.print("model server: not running (`securebank endpoint start`)")
@@ -204,7 +199,9 @@ def status_command() -> None:
     console.print(table)
 
 
-def apply_state(config: Settings, target: Target, state: RolloutState, known: LiveRollout) -> str:
+def apply_state(
+    aws: Any, config: Settings, target: Target, state: RolloutState, known: LiveRollout
+) -> str:
     """Make `state` live on the target; return a line saying what happened.
 
     Both targets register it in SageMaker (Model, EndpointConfig, Endpoint); locally the model
@@ -214,7 +211,6 @@ def apply_state(config: Settings, target: Target, state: RolloutState, known: Li
 
     if state.config is None:
         raise UserError("nothing to apply")
-    aws = context.clients(config)
     if target == "local":
         local = server_config(aws, config, state.config)
         role, image = config.pipeline_role_arn or LOCAL_ROLE_ARN, config.image_uri

@@ -106,7 +106,7 @@ def deploy_command(
     target: TargetOption = "local",
 ) -> None:
     """Deploy an Approved version: all traffic, a canary share, or as a shadow."""
-    from securebank.cli.endpoint import apply_state, describe, load_state
+    from securebank.cli.endpoint import apply_state, describe, read_live
     from securebank.inference.rollout import RolloutError, deploy
 
     target = _target(target)
@@ -134,7 +134,7 @@ def deploy_command(
         except IncompatibleModel as error:
             raise UserError(f"model version {version}: {error}") from error
     mode = "canary" if canary is not None else "shadow" if shadow else "replace"
-    known = load_state(config, target)
+    known = read_live(aws, config)
     try:
         state = deploy(
             known.state,
@@ -146,22 +146,23 @@ def deploy_command(
         )
     except RolloutError as error:
         raise UserError(str(error)) from error
-    outcome = apply_state(config, target, state, known)
+    outcome = apply_state(aws, config, target, state, known)
     console.print(f"endpoint {config.names.endpoint}: {describe(state)} — {outcome}")
 
 
 def _transition(name: str, target: str) -> None:
-    from securebank.cli.endpoint import apply_state, describe, load_state
+    from securebank.cli.endpoint import apply_state, describe, read_live
     from securebank.inference import rollout
 
     target = _target(target)
     config = context.settings()
-    known = load_state(config, target)
+    aws = context.clients(config)
+    known = read_live(aws, config)
     try:
         state = getattr(rollout, name)(known.state)
     except rollout.RolloutError as error:
         raise UserError(str(error)) from error
-    outcome = apply_state(config, target, state, known)
+    outcome = apply_state(aws, config, target, state, known)
     console.print(f"endpoint {config.names.endpoint}: {describe(state)} — {outcome}")
 
 

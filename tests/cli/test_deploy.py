@@ -70,6 +70,18 @@ def test_deploy_canary_promote_rollback_read_back_from_sagemaker(
     code, _, err = cli("model", "deploy", "2", "--canary", "20")
     assert code == 0, err
     assert versions() == [("1", 80.0), ("2", 20.0)]
+    # What `endpoint serve` loads: the live config, with the server's local copies of the models.
+    import numpy as np
+
+    from securebank.cli.endpoint import read_live, server_config
+    from securebank.features.definitions import FEATURE_NAMES
+    from securebank.inference.endpoint import Endpoint
+
+    served = Endpoint()
+    settings = get_settings()
+    served.apply(server_config(aws, settings, read_live(aws, settings).state.config))
+    row = np.zeros((1, len(FEATURE_NAMES)), dtype=np.float32)
+    assert served.score(row, served.pick("v2")).model_version == "2"
     code, out, _ = cli("endpoint", "status")
     assert code == 0 and "InService" in out and "v2" in out
     assert cli("model", "promote")[0] == 0
