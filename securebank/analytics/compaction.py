@@ -8,8 +8,11 @@ it read (key and ETag), rows, duplicates dropped and lines rejected.
 
 Idempotent: a day whose sources are exactly those of its manifest is skipped; any new or changed
 object recompacts the whole day, which rewrites the same file. The manifest is written last, so
-it is the commit point: readers (`read_compacted`) trust a day's Parquet only for the sources its
-manifest names and read any newer JSON-lines object as well. A line that is not a JSON object
+it is the commit point, and it names the Parquet it describes by ETag: readers (`read_compacted`)
+trust a day's Parquet only when its ETag is the manifest's, only for the sources the manifest
+names, and read any newer JSON-lines object as well. A Parquet left by a run that died, or by a
+concurrent run that finished in another order, is ignored by readers and recompacted by the next
+run. A line that is not a JSON object
 with a transaction_id goes to `compacted/_rejects/decisions/date=DAY/part-0.jsonl` with its
 reason and source; it costs no other line. The JSON-lines objects stay (the lake's lifecycle
 moves them to colder storage); names starting with `_` are ignored by Athena and Glue.
@@ -33,13 +36,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
 
 SOURCE_PREFIX = "decisions/"
 COMPACTED_PREFIX = "compacted/decisions/"
 REJECTS_PREFIX = "compacted/_rejects/decisions/"
 MANIFEST_NAME = "_manifest.json"
 PART_NAME = "part-0.parquet"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 #: The compacted decisions: the scorer's record, plus `decided_at` as a timestamp. The partition
 #: column `date` is in the path only (Glue and Athena refuse it twice).
@@ -225,7 +229,7 @@ def compact_day(
         row_group_size=1 << 17,
     )
     result.bytes_out = out.tell()
-    s3.put_object(Bucket=bucket, Key=part_key(day), Body=out.getvalue())
+    written = s3.put_object(Bucket=bucket, Key=part_key(day), Body=out.getvalue())
     reject_key = f"{REJECTS_PREFIX}date={day}/part-0.jsonl"
     if rejects:
         body = "".join(json.dumps(r) + "\n" for r in rejects).encode()
@@ -237,6 +241,7 @@ def compact_day(
         "version": MANIFEST_VERSION,
         "day": day,
         "sources": sources,
+        "part_etag": written["ETag"].strip('"'),
         "rows": result.rows,
         "duplicates": result.duplicates,
         "rejected": result.rejected,
@@ -260,7 +265,12 @@ def compact(
         if (start and date.fromisoformat(day) < start) or (end and date.fromisoformat(day) > end):
             continue
         manifest = read_manifest(s3, bucket, day)
-        if not force and manifest is not None and manifest["sources"] == sources:
+        if (
+            not force
+            and manifest is not None
+            and manifest["sources"] == sources
+            and _part_etag(s3, bucket, day) == manifest["part_etag"]
+        ):
             result = DayResult(day=day, sources=len(sources), rows=manifest["rows"], skipped=True)
         else:
             result = compact_day(s3, bucket, day, sources, workers)
@@ -268,6 +278,15 @@ def compact(
         if on_day is not None:
             on_day(result)
     return results
+
+
+def _part_etag(s3: Any, bucket: str, day: str) -> str | None:
+    try:
+        return s3.head_object(Bucket=bucket, Key=part_key(day))["ETag"].strip('"')
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
 
 
 def compacted_days(s3: Any, bucket: str) -> set[str]:
@@ -287,7 +306,13 @@ def read_compacted(
     manifest = read_manifest(s3, bucket, day)
     if manifest is None:
         return None, set()
-    body = s3.get_object(Bucket=bucket, Key=part_key(day))["Body"].read()
+    try:
+        part = s3.get_object(Bucket=bucket, Key=part_key(day))
+    except s3.exceptions.NoSuchKey:
+        return None, set()
+    if part["ETag"].strip('"') != manifest["part_etag"]:
+        return None, set()  # another run's file: the manifest does not describe it
+    body = part["Body"].read()
     covered = {k for k, etag in manifest["sources"].items() if sources.get(k) == etag}
     return pq.read_table(io.BytesIO(body)), covered
 

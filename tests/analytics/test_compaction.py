@@ -177,3 +177,22 @@ def test_the_glue_side_parses_as_python_3_9():
 
     for path in (GLUE_SCRIPT, COMPACTION_MODULE):
         ast.parse(path.read_text(), feature_version=(3, 9))
+
+
+def test_a_parquet_the_manifest_does_not_name_is_ignored_and_redone(aws):
+    """Two runs finishing in the wrong order: day 1's file is not the one its manifest describes."""
+    s3, bucket = aws.client("s3"), aws.names.lake_bucket
+    _put(s3, bucket, DAY1, "a", [_decision("t1", MS1 + 5), _decision("t2", MS1 + 6)])
+    compact(s3, bucket)
+    # The other run's file: a valid Parquet holding only t1.
+    stale = pq.read_table(
+        io.BytesIO(s3.get_object(Bucket=bucket, Key=part_key(DAY1))["Body"].read())
+    ).slice(0, 1)
+    sink = io.BytesIO()
+    pq.write_table(stale, sink)
+    s3.put_object(Bucket=bucket, Key=part_key(DAY1), Body=sink.getvalue())
+    assert {r["transaction_id"] for r in read_decisions(s3, bucket).to_pylist()} == {"t1", "t2"}
+    (redone,) = compact(s3, bucket)
+    assert not redone.skipped and redone.rows == 2
+    (again,) = compact(s3, bucket)
+    assert again.skipped
