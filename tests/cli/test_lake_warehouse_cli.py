@@ -61,3 +61,14 @@ def test_compact_load_and_query_the_kpis(aws, cli):
     assert code == 1 and err.startswith("error: SQL error:")
     code, _, err = cli("lake", "compact", "--from", "yesterday")
     assert code == 1 and "--from takes a date" in err
+
+
+def test_stream_shards_and_reshard(cli):
+    code, out, _ = cli("stream", "shards")
+    assert code == 0 and out.count("open") == 2
+    code, out, _ = cli("stream", "reshard", "3")
+    assert code == 0 and "2 → 3 open shards" in out
+    code, out, _ = cli("stream", "shards")
+    assert code == 0 and out.count("closed") >= 1 and "no" not in out.split()
+    code, _, err = cli("stream", "reshard", "3")
+    assert code == 1 and err.strip() == "error: the stream already has 3 open shards"
