@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from botocore.exceptions import ClientError
 from rich.table import Table
 
 from securebank import background
@@ -50,16 +51,28 @@ def read_live(aws: Any, config: Settings) -> LiveRollout:
 
 
 def local_model_path(aws: Any, config: Settings, spec: VariantSpec) -> str:
-    """The model server's copy of a version's model.tar.gz, fetched from S3 once."""
-    from securebank.s3io import read_bytes
+    """The model server's copy of a version's model.tar.gz, fetched from S3 once per content.
+
+    Named by the object's ETag: a local stack reset that registers different models under the
+    same version numbers never serves a stale copy.
+    """
+    from securebank.s3io import split_uri
 
     if not spec.model_path.startswith("s3://"):
         return spec.model_path
-    local = endpoint_dir(config) / "models" / f"v{spec.model_version}" / "model.tar.gz"
+    s3 = aws.client("s3")
+    bucket, key = split_uri(spec.model_path)
+    try:
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    except ClientError as error:
+        raise UserError(
+            f"model version {spec.model_version}: {spec.model_path} is missing"
+        ) from error
+    local = endpoint_dir(config) / "models" / f"v{spec.model_version}" / f"{etag}.tar.gz"
     if not local.is_file():
         local.parent.mkdir(parents=True, exist_ok=True)
         partial = local.with_suffix(".part")
-        partial.write_bytes(read_bytes(aws.client("s3"), spec.model_path))
+        partial.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         partial.replace(local)
     return str(local.resolve())
 

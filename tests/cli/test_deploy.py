@@ -92,8 +92,5 @@ def test_deploy_canary_promote_rollback_read_back_from_sagemaker(
     assert code == 1
     assert err.strip() == "error: no previous configuration to roll back to"
     # No rollout file: the state is SageMaker's; only the model copies are local.
-    kept = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
-    assert kept == [
-        str(Path("endpoint/models/v1/model.tar.gz")),
-        str(Path("endpoint/models/v2/model.tar.gz")),
-    ]
+    kept = sorted(str(p.relative_to(home).parent) for p in home.rglob("*") if p.is_file())
+    assert kept == [str(Path("endpoint/models/v1")), str(Path("endpoint/models/v2"))]
