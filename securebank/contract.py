@@ -4,6 +4,13 @@ Every entry point (simulator output, bulk import, the ingest API, the stream sco
 `parse_transaction`, which never raises for bad input: it returns a `Rejection` listing a reason per
 field. Reasons never echo the offending value, so a raw card number that is refused cannot leak into
 a log or a dead-letter queue through its rejection message.
+
+Only five fields are required: transaction id, event time, card, merchant and amount, plus the
+currency the amount is in (a bare number has no meaning; the importer fills a bank file's missing
+currency with the configured issuer currency). Everything else is optional because real bank files
+often lack it: an absent mcc, merchant country, channel, location or device is None (unknown, never
+guessed), an absent customer_id is None (features key on the card), and an absent status means
+`approved` (a bank's transaction history lists the transactions that happened).
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ from securebank.reference import (
 #: How far in the future an event_time may lie (clock skew between producers and us).
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 
+#: Fields that hold numbers: the PAN check never runs on them (`85.64999999999999` is an amount).
+NUMERIC_FIELDS = frozenset({"amount", "merchant_lat", "merchant_lon"})
+
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
 
 
@@ -63,23 +73,25 @@ class Transaction(BaseModel):
     transaction_id: _ID
     event_time: AwareDatetime = Field(strict=False)
     card_id: _ID
-    customer_id: _ID
+    customer_id: _ID | None = None
     merchant_id: _ID
-    mcc: Annotated[str, Field(pattern=r"^\d{4}$")]
+    mcc: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
     amount: Decimal = Field(strict=False, allow_inf_nan=False)
     currency: str
-    merchant_country: str
+    merchant_country: str | None = None
     merchant_lat: float | None = Field(default=None, strict=False, ge=-90, le=90)
     merchant_lon: float | None = Field(default=None, strict=False, ge=-180, le=180)
-    channel: Channel = Field(strict=False)
+    channel: Channel | None = Field(default=None, strict=False)
     device_id: _ID | None = None
-    status: Status = Field(strict=False)
+    status: Status = Field(default=Status.APPROVED, strict=False)
 
     @model_validator(mode="before")
     @classmethod
     def _no_pan_anywhere(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
+                if key in NUMERIC_FIELDS:
+                    continue  # a number is not a card number: its own validation covers it
                 if isinstance(value, str) and contains_pan(value):
                     raise PydanticCustomError(
                         "pan_detected",
@@ -112,8 +124,8 @@ class Transaction(BaseModel):
 
     @field_validator("merchant_country")
     @classmethod
-    def _known_country(cls, value: str) -> str:
-        if not is_iso_country(value):
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None and not is_iso_country(value):
             raise PydanticCustomError("country", "not an ISO 3166-1 alpha-2 country code")
         return value
 
@@ -227,23 +239,25 @@ def parse_label(raw: Any) -> FraudLabel | Rejection:
         return _rejection_from(error)
 
 
-#: Parquet/Arrow layout of the transactions table in the lake and in generated datasets.
+#: Parquet/Arrow layout of the transactions table in the lake and in generated datasets. The
+#: contract's required fields (and status, which always has a value) are non-nullable columns; the
+#: optional ones are nullable, null meaning unknown.
 TRANSACTION_SCHEMA = pa.schema(
     [
-        ("transaction_id", pa.string()),
-        ("event_time", pa.timestamp("ms", tz="UTC")),
-        ("card_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("merchant_id", pa.string()),
-        ("mcc", pa.string()),
-        ("amount", pa.decimal128(18, 4)),
-        ("currency", pa.string()),
-        ("merchant_country", pa.string()),
-        ("merchant_lat", pa.float64()),
-        ("merchant_lon", pa.float64()),
-        ("channel", pa.string()),
-        ("device_id", pa.string()),
-        ("status", pa.string()),
+        pa.field("transaction_id", pa.string(), nullable=False),
+        pa.field("event_time", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("card_id", pa.string(), nullable=False),
+        pa.field("customer_id", pa.string()),
+        pa.field("merchant_id", pa.string(), nullable=False),
+        pa.field("mcc", pa.string()),
+        pa.field("amount", pa.decimal128(18, 4), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("merchant_country", pa.string()),
+        pa.field("merchant_lat", pa.float64()),
+        pa.field("merchant_lon", pa.float64()),
+        pa.field("channel", pa.string()),
+        pa.field("device_id", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
     ]
 )
 
