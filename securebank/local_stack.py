@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from securebank import background
 from securebank.background import ServerInfo
 from securebank.resources import (
@@ -91,18 +93,29 @@ def provision(aws: Any, names: ResourceNames) -> list[str]:
     return created
 
 
+def _exists(describe: Any) -> bool:
+    try:
+        describe()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
 def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
     created: list[str] = []
     kinesis = aws.client("kinesis")
-    if names.stream not in kinesis.list_streams().get("StreamNames", []):
+    # Asked by name: ListStreams and ListTables answer 100 names a page, and a busy local stack
+    # (the test suite's) holds more.
+    if not _exists(lambda: kinesis.describe_stream_summary(StreamName=names.stream)):
         kinesis.create_stream(StreamName=names.stream, ShardCount=STREAM_SHARDS)
         kinesis.get_waiter("stream_exists").wait(
             StreamName=names.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
         )
         created.append(f"kinesis stream {names.stream} ({STREAM_SHARDS} shards)")
     dynamodb = aws.client("dynamodb")
-    tables = set(dynamodb.list_tables().get("TableNames", []))
-    if names.feature_table not in tables:
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.feature_table)):
         dynamodb.create_table(
             TableName=names.feature_table,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -114,7 +127,7 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TTL_ATTRIBUTE},
         )
         created.append(f"dynamodb table {names.feature_table}")
-    if names.decisions_table not in tables:
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.decisions_table)):
         dynamodb.create_table(
             TableName=names.decisions_table,
             KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
