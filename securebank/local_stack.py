@@ -149,7 +149,7 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             BillingMode="PAY_PER_REQUEST",
         )
         created.append(f"dynamodb table {names.decisions_table}")
-    if names.idempotency_table not in tables:
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.idempotency_table)):
         dynamodb.create_table(
             TableName=names.idempotency_table,
             KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
