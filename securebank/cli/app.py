@@ -16,6 +16,7 @@ from securebank.cli import (
     features,
     lake,
     model,
+    operations,
     pipeline,
     reshard,
     score,
@@ -52,6 +53,7 @@ app.add_typer(api.app, name="api")
 app.add_typer(lake.app, name="lake")
 app.add_typer(warehouse.app, name="warehouse")
 app.command("load")(api.load_command)
+operations.register(app, analytics.monitor_app)
 
 
 def _say(line: str) -> None:
