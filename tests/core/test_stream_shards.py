@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -62,13 +63,15 @@ def test_reshard_keeps_closed_shards_partials_in_the_merchant_counts(aws):
     later = AfterRetention(kinesis)
     assert set(list_shard_ids(later, stream)) == set(children)
     # ListShards alone (the scorer before this change) forgets the parents' 7 transactions...
-    alone = FeatureStateStore(dynamodb, table, list_shard_ids(later, stream))
-    _, merchants = alone.load(children[0], [], ["m-1"])
-    assert merchants["m-1"].merged.hour_counts == {HOUR: 5}
-    # ...the registry keeps them.
-    kept = FeatureStateStore(dynamodb, table, merchant_slots(later, dynamodb, stream, table))
-    _, merchants = kept.load(children[0], [], ["m-1"])
-    assert merchants["m-1"].merged.hour_counts == {HOUR: 12}
+    with ThreadPoolExecutor(2) as pool:
+        alone = FeatureStateStore(dynamodb, table, list_shard_ids(later, stream), pool)
+        view = alone.load(children[0], [], ["m-1"])
+        assert view.merchants["m-1"].merged.hour_counts == {HOUR: 5}
+        # ...the registry keeps them.
+        slots = merchant_slots(later, dynamodb, stream, table)
+        kept = FeatureStateStore(dynamodb, table, slots, pool)
+        view = kept.load(children[0], [], ["m-1"])
+        assert view.merchants["m-1"].merged.hour_counts == {HOUR: 12}
     registry = dynamodb.get_item(TableName=table, Key={"pk": {"S": REGISTRY_KEY}})["Item"]
     assert len(registry["slots"]["SS"]) == 6
 
