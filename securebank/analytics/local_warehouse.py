@@ -27,9 +27,17 @@ TRANSACTIONS_PREFIX = "raw/transactions/"
 LABEL_PREFIXES = {"raw/labels/": "import", "labels/": None}
 CASES_PREFIX = "cases/"
 
-#: How each warehouse column is computed from the lake's columns, where it is not a plain cast.
+#: How a warehouse column is computed when the lake has not it but another: (expression, source).
 _DERIVED = {
-    ("decisions", "decided_at"): "make_timestamp(CAST(decided_at_ms AS BIGINT) * 1000)",
+    ("decisions", "decided_at"): (
+        "make_timestamp(CAST(decided_at_ms AS BIGINT) * 1000)",
+        "decided_at_ms",
+    ),
+    # The operations' label events (labels/events/) carry reported_at_ms.
+    ("labels", "reported_at"): (
+        "make_timestamp(CAST(reported_at_ms AS BIGINT) * 1000)",
+        "reported_at_ms",
+    ),
 }
 
 
@@ -88,16 +96,18 @@ def read_lake(s3: Any, bucket: str) -> LakeTables:
 def _select(t: WarehouseTable, available: set[str]) -> str:
     parts = []
     for column in t.columns:
-        derived = _DERIVED.get((t.name, column.name))
-        if derived is not None and column.name not in available:
-            parts.append(f"CAST({derived} AS {column.type})")
-        elif column.name in available and column.type == "TIMESTAMP":
+        if column.name in available and column.type == "TIMESTAMP":
             # Text with or without an offset, or Arrow timestamps: UTC (the session's zone).
-            parts.append(f'CAST(TRY_CAST("{column.name}" AS TIMESTAMPTZ) AS TIMESTAMP)')
+            direct = f'CAST(TRY_CAST("{column.name}" AS TIMESTAMPTZ) AS TIMESTAMP)'
         elif column.name in available:
-            parts.append(f'TRY_CAST("{column.name}" AS {column.type})')
+            direct = f'TRY_CAST("{column.name}" AS {column.type})'
         else:
-            parts.append(f"CAST(NULL AS {column.type})")
+            direct = None
+        derived = _DERIVED.get((t.name, column.name))
+        if derived is not None and derived[1] in available:
+            computed = f"CAST({derived[0]} AS {column.type})"
+            direct = computed if direct is None else f"COALESCE({direct}, {computed})"
+        parts.append(direct or f"CAST(NULL AS {column.type})")
     return ", ".join(parts)
 
 

@@ -187,8 +187,9 @@ def lake(aws):
             {
                 "transaction_id": "t4",
                 "is_fraud": True,
-                "reported_at": "2026-09-21T08:00:00",
+                "reported_at_ms": 1_790_064_000_000,  # 2026-09-22T08:00:00Z, as labels/events/
                 "source": "chargeback",
+                "by": "bank-feed",
             },
         ],
     )
@@ -251,7 +252,7 @@ def test_warehouse_kpis_from_the_lake_by_hand(lake, tmp_path):
         "SELECT transaction_id, reported_at FROM fraud.labels "
         "WHERE source = 'chargeback' ORDER BY 1"
     ).fetchall()
-    assert [s[1].isoformat() for s in stamps] == ["2026-09-20T08:00:00", "2026-09-21T08:00:00"]
+    assert [s[1].isoformat() for s in stamps] == ["2026-09-20T08:00:00", "2026-09-22T08:00:00"]
     con.close()
     # Idempotent: a second load gives the same rows, not twice as many.
     assert load(path, read_lake(s3, bucket)) == counts
