@@ -81,6 +81,7 @@ bench: install
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/local_aws.py
+	$(BIN)/python benchmarks/compaction.py
 	$(BIN)/python benchmarks/importer.py
 	$(BIN)/python benchmarks/chaos.py
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from securebank import background
 from securebank.background import ServerInfo
 from securebank.resources import (
@@ -193,7 +195,17 @@ def _command(component: str, port: int, home: Path) -> tuple[list[str], dict[str
         return [str(MINISTACK_PYTHON), str(LOCAL_AWS_DIR / "ministack_serve.py")], env
     journal = data / "sagemaker.jsonl"
     env = {"MOTO_RECORDER_FILEPATH": str(journal)}
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env
+    # moto's server with DescribeEndpoint answering as AWS does (securebank/local_sagemaker.py)
+    command = [
+        sys.executable,
+        "-m",
+        "securebank.local_sagemaker",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    return command, env
 
 
 def start(home: Path, port: int | None = None) -> Stack:
@@ -381,18 +393,29 @@ def _enable_ttl(dynamodb: Any, table: str) -> None:
             raise
 
 
+def _exists(describe: Any) -> bool:
+    try:
+        describe()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
 def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
     created: list[str] = []
     kinesis = aws.client("kinesis")
-    if names.stream not in kinesis.list_streams().get("StreamNames", []):
+    # Asked by name: ListStreams and ListTables answer 100 names a page, and a busy local stack
+    # (the test suite's) holds more.
+    if not _exists(lambda: kinesis.describe_stream_summary(StreamName=names.stream)):
         kinesis.create_stream(StreamName=names.stream, ShardCount=STREAM_SHARDS)
         kinesis.get_waiter("stream_exists").wait(
             StreamName=names.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
         )
         created.append(f"kinesis stream {names.stream} ({STREAM_SHARDS} shards)")
     dynamodb = aws.client("dynamodb")
-    tables = set(dynamodb.list_tables().get("TableNames", []))
-    if names.feature_table not in tables:
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.feature_table)):
         dynamodb.create_table(
             TableName=names.feature_table,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -401,7 +424,7 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
         )
         _enable_ttl(dynamodb, names.feature_table)
         created.append(f"dynamodb table {names.feature_table}")
-    if names.decisions_table not in tables:
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.decisions_table)):
         dynamodb.create_table(
             TableName=names.decisions_table,
             KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
@@ -423,8 +446,13 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             BillingMode="PAY_PER_REQUEST",
         )
         created.append(f"dynamodb table {names.decisions_table}")
-    created += _provision_operations(dynamodb, names, tables)
-    if names.idempotency_table not in tables:
+    existing = {
+        table
+        for table in (names.cases_table, names.labels_table)
+        if _exists(lambda table=table: dynamodb.describe_table(TableName=table))
+    }
+    created += _provision_operations(dynamodb, names, existing)
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.idempotency_table)):
         dynamodb.create_table(
             TableName=names.idempotency_table,
             KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
