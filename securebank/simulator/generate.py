@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA
 from securebank.dataset import write_dataset
@@ -70,6 +72,14 @@ class SimulationSummary:
 
 def simulate(config: SimulationConfig) -> tuple[pa.Table, pa.Table, SimulationSummary]:
     """The transactions and labels tables, and a summary of what was generated."""
+    transactions, labels, _, summary = simulate_with_truth(config)
+    return transactions, labels, summary
+
+
+def simulate_with_truth(
+    config: SimulationConfig,
+) -> tuple[pa.Table, pa.Table, pa.Table, SimulationSummary]:
+    """Also the ground truth: every fraud, labelled or not (`TRUTH_SCHEMA`)."""
     config.validate()
     rng = np.random.default_rng(config.seed)
     start_ms = int(datetime(*config.start.timetuple()[:3], tzinfo=UTC).timestamp() * 1000)
@@ -98,8 +108,9 @@ def simulate(config: SimulationConfig) -> tuple[pa.Table, pa.Table, SimulationSu
     events = events.take(np.lexsort((np.arange(len(events)), events.time_ms)))
     transactions = _transaction_table(events, merchants, config.seed)
     labels = _label_table(rng, events, transactions["transaction_id"])
+    truth = _truth_table(events, transactions["transaction_id"], labels)
     summary = _summary(events, transactions, customers, merchants, config)
-    return transactions, labels, summary
+    return transactions, labels, truth, summary
 
 
 def _decimal_array(units: np.ndarray, exponent: np.ndarray) -> pa.Array:
@@ -163,6 +174,26 @@ def _label_table(rng: np.random.Generator, events: Events, tids: pa.ChunkedArray
     )
 
 
+TRUTH_SCHEMA = pa.schema(
+    [
+        pa.field("transaction_id", pa.string(), nullable=False),
+        pa.field("fraud_scenario", pa.string(), nullable=False),
+        pa.field("labelled", pa.bool_(), nullable=False),
+    ]
+)
+TRUTH_FILE = Path("truth") / "truth.parquet"
+
+
+def _truth_table(events: Events, tids: pa.ChunkedArray, labels: pa.Table) -> pa.Table:
+    fraud = np.flatnonzero(events.episode >= 0)
+    ids = tids.take(pa.array(fraud))
+    labelled = pc.is_in(ids, value_set=labels["transaction_id"].combine_chunks())
+    return pa.Table.from_arrays(
+        [ids, pa.array(np.array(SCENARIOS)[events.scenario[fraud]]), labelled],
+        schema=TRUTH_SCHEMA,
+    )
+
+
 def _summary(events, transactions, customers, merchants, config) -> SimulationSummary:
     frauds = int((events.episode >= 0).sum())
     days = transactions["event_time"]
@@ -188,7 +219,10 @@ def _summary(events, transactions, customers, merchants, config) -> SimulationSu
 def generate(
     config: SimulationConfig, out: Path, on_day: Callable[[int, int], None] | None = None
 ) -> SimulationSummary:
-    transactions, labels, summary = simulate(config)
+    """Write the dataset under `out`, and the ground truth to `out/TRUTH_FILE`."""
+    transactions, labels, truth, summary = simulate_with_truth(config)
     manifest = {"generator": "securebank.simulator", "config": asdict(config), **asdict(summary)}
     write_dataset(out, transactions, labels, manifest, on_day)
+    (out / TRUTH_FILE).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(truth, out / TRUTH_FILE)
     return summary
