@@ -18,6 +18,7 @@ Last line: {"transactions": N, "v1_ap": .., "v2_ap": .., "v2_baseline_ap": ..,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -122,7 +123,7 @@ def _fit(splits, names):
         "min_child_weight": hp.min_child_weight,
         "subsample": hp.subsample,
         "colsample_bytree": hp.colsample_bytree,
-        "scale_pos_weight": (len(y_tr) - positives) / positives,
+        "scale_pos_weight": float(os.environ.get("SPW", 0)) or (len(y_tr) - positives) / positives,
         "seed": hp.seed,
         "nthread": 2,
     }

@@ -22,7 +22,7 @@ from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA
 from securebank.dataset import write_dataset
 from securebank.reference import USD_PER_UNIT, currency_exponent
 from securebank.simulator.events import SCENARIOS, STATUS_NAMES, Events
-from securebank.simulator.fraud import FraudFactory, FraudPlan
+from securebank.simulator.fraud import UNLABELLED_SHARE, FraudFactory, FraudPlan
 from securebank.simulator.legit import DAY_MS, HOUR_MS, generate_legit
 from securebank.simulator.population import (
     CAT_CHANNEL,
@@ -57,7 +57,9 @@ class SimulationConfig:
 @dataclass(frozen=True)
 class SimulationSummary:
     transactions: int
+    #: Every fraud (ground truth); `labelled` of them have a label in the labels table.
     frauds: int
+    labelled: int
     fraud_rate: float
     customers: int
     cards: int
@@ -88,10 +90,11 @@ def simulate_with_truth(
     n_fraud = sum(int(s.sum()) for s in plan.sizes.values())
     customers = make_customers(rng, max(50, config.transactions // 150), config.days)
     merchants = make_merchants(rng, max(300, config.transactions // 250))
-    n_legit = config.transactions - n_fraud - plan.anchors
+    n_legit = config.transactions - (n_fraud - plan.converted) - plan.anchors
     legit = generate_legit(rng, n_legit, customers, merchants, start_ms, config.days)
     first_fraud_device = int(customers.device_start[-1] + customers.n_devices[-1])
     factory = FraudFactory(rng, customers, merchants, start_ms, config.days, first_fraud_device)
+    factory.compromised_terminal(plan.converted, legit)
     travel, anchors = factory.impossible_travel(plan.sizes["impossible_travel"])
     events = Events.concat(
         [
@@ -109,7 +112,7 @@ def simulate_with_truth(
     transactions = _transaction_table(events, merchants, config.seed)
     labels = _label_table(rng, events, transactions["transaction_id"])
     truth = _truth_table(events, transactions["transaction_id"], labels)
-    summary = _summary(events, transactions, customers, merchants, config)
+    summary = _summary(events, transactions, customers, merchants, config, len(labels))
     return transactions, labels, truth, summary
 
 
@@ -163,6 +166,8 @@ def _label_table(rng: np.random.Generator, events: Events, tids: pa.ChunkedArray
     delay_days = rng.lognormal(np.log(6.0), 0.9, size=len(last))
     delay = np.clip(delay_days * DAY_MS, 2 * HOUR_MS, 75 * DAY_MS).astype(np.int64)
     reported = last[episode] + delay[episode]
+    labelled = (rng.random(len(last)) >= UNLABELLED_SHARE)[episode]
+    fraud, reported = fraud[labelled], reported[labelled]
     return pa.Table.from_arrays(
         [
             tids.take(pa.array(fraud)),
@@ -194,7 +199,7 @@ def _truth_table(events: Events, tids: pa.ChunkedArray, labels: pa.Table) -> pa.
     )
 
 
-def _summary(events, transactions, customers, merchants, config) -> SimulationSummary:
+def _summary(events, transactions, customers, merchants, config, labelled) -> SimulationSummary:
     frauds = int((events.episode >= 0).sum())
     days = transactions["event_time"]
     by_scenario = {
@@ -203,6 +208,7 @@ def _summary(events, transactions, customers, merchants, config) -> SimulationSu
     return SimulationSummary(
         transactions=len(events),
         frauds=frauds,
+        labelled=labelled,
         fraud_rate=frauds / len(events),
         customers=len(customers),
         cards=int(customers.n_cards.sum()),
