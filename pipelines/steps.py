@@ -81,7 +81,7 @@ def parameters(names: ResourceNames) -> tuple[Parameter, ...]:
         Parameter("NumRound", "integer", 300, "most boosting rounds (early stopping on AP)"),
         Parameter("ReviewRate", "float", 0.01, "daily alert budget: share of traffic reviewed"),
         Parameter("DeclinePrecision", "float", 0.95, "precision required to decline"),
-        Parameter("MinAveragePrecision", "float", 0.3, "quality gate on test AP"),
+        Parameter("MinAveragePrecision", "float", 0.15, "quality gate on test AP"),
         Parameter("ApprovalStatus", "string", "PendingManualApproval", "status of a new version"),
     )
 
