@@ -56,7 +56,10 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     run, tracker = runs[0]
     version = registry.get(1)
     assert version.status is Approval.PENDING
-    assert float(version.metadata["ap"]) == pytest.approx(run.evaluation["metrics"]["ap"]["value"])
+    # the registry metadata keeps 6 decimals
+    assert float(version.metadata["ap"]) == pytest.approx(
+        run.evaluation["metrics"]["ap"]["value"], abs=1e-6
+    )
     assert float(version.metadata["ap"]) > float(version.metadata["baseline_ap"])
     assert version.metadata["feature_set_version"] == FEATURE_SET_VERSION
     model = load_model_bytes(read_bytes(aws.client("s3"), version.model_data_url))
