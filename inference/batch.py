@@ -7,6 +7,7 @@ Features are computed offline exactly as in training; review and decline rows ge
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -22,9 +23,14 @@ def score_history(
     transactions: pa.Table | pd.DataFrame,
     labels: pa.Table | pd.DataFrame | None,
     model_version: str,
+    since: datetime | None = None,
 ) -> pd.DataFrame:
+    """Score every transaction, or those from `since` on: earlier ones still feed the features."""
     names = model.manifest.feature_names
     features = build_features(transactions, labels)
+    if since is not None:
+        kept = pd.to_datetime(features["event_time"], utc=True) >= pd.Timestamp(since)
+        features = features[kept.to_numpy()].reset_index(drop=True)
     x = features[names].to_numpy(dtype=np.float32)
     scores = model.booster.inplace_predict(x) if len(x) else np.empty(0, dtype=np.float32)
     decisions = model.manifest.thresholds.decide_many(scores)

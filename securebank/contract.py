@@ -4,6 +4,13 @@ Every entry point (simulator output, bulk import, the ingest API, the stream sco
 `parse_transaction`, which never raises for bad input: it returns a `Rejection` listing a reason per
 field. Reasons never echo the offending value, so a raw card number that is refused cannot leak into
 a log or a dead-letter queue through its rejection message.
+
+Only five fields are required: transaction id, event time, card, merchant and amount, plus the
+currency the amount is in (a bare number has no meaning; the importer fills a bank file's missing
+currency with the configured issuer currency). Everything else is optional because real bank files
+often lack it: an absent mcc, merchant country, channel, location or device is None (unknown, never
+guessed), an absent customer_id is None (features key on the card), and an absent status means
+`approved` (a bank's transaction history lists the transactions that happened).
 """
 
 from __future__ import annotations
@@ -39,7 +46,61 @@ from securebank.reference import (
 #: How far in the future an event_time may lie (clock skew between producers and us).
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 
+#: Fields that hold numbers: the PAN check never runs on them (`85.64999999999999` is an amount).
+NUMERIC_FIELDS = frozenset({"amount", "merchant_lat", "merchant_lon"})
+
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+
+
+#: Where a card number hid in a field's name rather than its value (the name is not echoed).
+PAN_IN_FIELD_NAME = "(a field name)"
+#: Longer strings are refused unread: no field of the contract comes near it.
+MAX_VALUE_CHARS = 1024
+PAN_REASON = "looks like a raw card number (PAN); send a token"
+
+
+def card_number_fields(record: dict[Any, Any]) -> dict[str, str]:
+    """{field: reason} for the fields of `record` whose name or value (at any depth) holds a card
+    number or an oversized string. The offending text is never repeated: a name that holds a card
+    number is reported as `PAN_IN_FIELD_NAME`. Numbers count (`4111111111111111` as JSON number)."""
+    found: dict[str, str] = {}
+    for key, value in record.items():
+        key_text = str(key)
+        if len(key_text) > MAX_VALUE_CHARS:
+            found[PAN_IN_FIELD_NAME] = f"a field name is longer than {MAX_VALUE_CHARS} characters"
+            continue
+        if contains_pan(key_text):
+            found[PAN_IN_FIELD_NAME] = PAN_REASON
+            continue
+        if key_text in NUMERIC_FIELDS:
+            continue  # a number is not a card number (`85.64999999999999` is an amount)
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(str(k) for k in item)
+                stack.extend(item.values())
+            elif isinstance(item, list | tuple):
+                stack.extend(item)
+            elif isinstance(item, str | int | float) and not isinstance(item, bool):
+                text = item if isinstance(item, str) else repr(item)
+                if len(text) > MAX_VALUE_CHARS:
+                    found[key_text] = f"longer than {MAX_VALUE_CHARS} characters"
+                    break
+                if contains_pan(text):
+                    found[key_text] = PAN_REASON
+                    break
+    return found
+
+
+def _refuse_card_numbers(data: Any) -> Any:
+    if isinstance(data, dict):
+        problems = card_number_fields(data)
+        if problems:
+            raise PydanticCustomError(
+                "pan_detected", "a card number or oversized value", {"problems": problems}
+            )
+    return data
 
 
 class Channel(StrEnum):
@@ -63,30 +124,22 @@ class Transaction(BaseModel):
     transaction_id: _ID
     event_time: AwareDatetime = Field(strict=False)
     card_id: _ID
-    customer_id: _ID
+    customer_id: _ID | None = None
     merchant_id: _ID
-    mcc: Annotated[str, Field(pattern=r"^\d{4}$")]
+    mcc: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
     amount: Decimal = Field(strict=False, allow_inf_nan=False)
     currency: str
-    merchant_country: str
+    merchant_country: str | None = None
     merchant_lat: float | None = Field(default=None, strict=False, ge=-90, le=90)
     merchant_lon: float | None = Field(default=None, strict=False, ge=-180, le=180)
-    channel: Channel = Field(strict=False)
+    channel: Channel | None = Field(default=None, strict=False)
     device_id: _ID | None = None
-    status: Status = Field(strict=False)
+    status: Status = Field(default=Status.APPROVED, strict=False)
 
     @model_validator(mode="before")
     @classmethod
     def _no_pan_anywhere(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, value in data.items():
-                if isinstance(value, str) and contains_pan(value):
-                    raise PydanticCustomError(
-                        "pan_detected",
-                        "looks like a raw card number (PAN); send a token",
-                        {"field": str(key)},
-                    )
-        return data
+        return _refuse_card_numbers(data)
 
     @field_validator("event_time")
     @classmethod
@@ -112,8 +165,8 @@ class Transaction(BaseModel):
 
     @field_validator("merchant_country")
     @classmethod
-    def _known_country(cls, value: str) -> str:
-        if not is_iso_country(value):
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None and not is_iso_country(value):
             raise PydanticCustomError("country", "not an ISO 3166-1 alpha-2 country code")
         return value
 
@@ -150,6 +203,11 @@ class FraudLabel(BaseModel):
     transaction_id: _ID
     is_fraud: bool
     reported_at: AwareDatetime = Field(strict=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_pan_anywhere(cls, data: Any) -> Any:
+        return _refuse_card_numbers(data)
 
 
 class _FieldError(ValueError):
@@ -190,7 +248,9 @@ def _rejection_from(error: ValidationError) -> Rejection:
     for item in error.errors(include_input=False, include_url=False, include_context=True):
         loc = [str(part) for part in item["loc"]]
         if item["type"] == "pan_detected":
-            field = str(item.get("ctx", {}).get("field", "?"))
+            found = item.get("ctx", {}).get("problems", {})
+            problems.extend(FieldProblem(field, reason) for field, reason in found.items())
+            continue
         elif item["type"] == "value_error" and isinstance(
             item.get("ctx", {}).get("error"), _FieldError
         ):
@@ -227,23 +287,25 @@ def parse_label(raw: Any) -> FraudLabel | Rejection:
         return _rejection_from(error)
 
 
-#: Parquet/Arrow layout of the transactions table in the lake and in generated datasets.
+#: Parquet/Arrow layout of the transactions table in the lake and in generated datasets. The
+#: contract's required fields (and status, which always has a value) are non-nullable columns; the
+#: optional ones are nullable, null meaning unknown.
 TRANSACTION_SCHEMA = pa.schema(
     [
-        ("transaction_id", pa.string()),
-        ("event_time", pa.timestamp("ms", tz="UTC")),
-        ("card_id", pa.string()),
-        ("customer_id", pa.string()),
-        ("merchant_id", pa.string()),
-        ("mcc", pa.string()),
-        ("amount", pa.decimal128(18, 4)),
-        ("currency", pa.string()),
-        ("merchant_country", pa.string()),
-        ("merchant_lat", pa.float64()),
-        ("merchant_lon", pa.float64()),
-        ("channel", pa.string()),
-        ("device_id", pa.string()),
-        ("status", pa.string()),
+        pa.field("transaction_id", pa.string(), nullable=False),
+        pa.field("event_time", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("card_id", pa.string(), nullable=False),
+        pa.field("customer_id", pa.string()),
+        pa.field("merchant_id", pa.string(), nullable=False),
+        pa.field("mcc", pa.string()),
+        pa.field("amount", pa.decimal128(18, 4), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+        pa.field("merchant_country", pa.string()),
+        pa.field("merchant_lat", pa.float64()),
+        pa.field("merchant_lon", pa.float64()),
+        pa.field("channel", pa.string()),
+        pa.field("device_id", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
     ]
 )
 

@@ -1,14 +1,16 @@
 """The dataset layout that `data generate` and `data import` write, and reading it back.
 
 A dataset folder holds `transactions/date=YYYY-MM-DD/part-0.parquet` (one file per UTC day),
-`labels/labels.parquet` and `manifest.json`.
+`labels/labels.parquet` and `manifest.json`. `slice_dataset` cuts one by time, a day at a time.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +36,37 @@ def labels_path(root: Path) -> Path:
     return root / "labels"
 
 
-def read_transactions(root: Path) -> pa.Table:
+def day_folder(root: Path, day: int | date) -> Path:
+    """The partition folder of one UTC day (a date, or days since 1970-01-01)."""
+    if isinstance(day, int):
+        day = datetime.fromtimestamp(day * 86_400, UTC).date()
+    return transactions_path(root) / f"date={day.isoformat()}"
+
+
+def _time_filter(start: datetime | None, end: datetime | None) -> ds.Expression | None:
+    """event_time in [start, end)."""
+    condition = None
+    if start is not None:
+        condition = ds.field("event_time") >= pa.scalar(start, pa.timestamp("ms", tz="UTC"))
+    if end is not None:
+        before = ds.field("event_time") < pa.scalar(end, pa.timestamp("ms", tz="UTC"))
+        condition = before if condition is None else condition & before
+    return condition
+
+
+def read_transactions(
+    root: Path, start: datetime | None = None, end: datetime | None = None
+) -> pa.Table:
+    """Every transaction, or those with start <= event_time < end (aware datetimes)."""
     folder = transactions_path(root)
     if not folder.is_dir():
         raise DatasetError(f"no transactions under {folder} (run `securebank data generate`)")
     dataset = ds.dataset(folder, format="parquet", partitioning="hive", schema=None)
-    table = dataset.to_table(columns=TRANSACTION_SCHEMA.names)
-    return table.cast(TRANSACTION_SCHEMA)
+    table = dataset.to_table(columns=TRANSACTION_SCHEMA.names, filter=_time_filter(start, end))
+    try:
+        return table.cast(TRANSACTION_SCHEMA)
+    except ValueError as error:  # a null in a required column
+        raise DatasetError(f"{folder}: {error}") from error
 
 
 def read_labels(root: Path) -> pa.Table:
@@ -61,12 +87,13 @@ def write_dataset(
 ) -> None:
     """Write the dataset layout (one Parquet file per day) under `out`."""
     day = (pc.cast(transactions["event_time"], pa.int64()).to_numpy() // _DAY_MS).astype(np.int64)
+    if len(day) == 0:
+        raise DatasetError("no transactions to write")
     boundaries = np.flatnonzero(np.diff(day)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(day)]])
     for i, (a, b) in enumerate(zip(starts, ends, strict=True)):
-        stamp = datetime.fromtimestamp(int(day[a]) * 86_400, UTC).date().isoformat()
-        folder = out / "transactions" / f"date={stamp}"
+        folder = day_folder(out, int(day[a]))
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(transactions.slice(a, b - a), folder / "part-0.parquet")
         if on_day is not None:
@@ -74,3 +101,69 @@ def write_dataset(
     (out / "labels").mkdir(parents=True, exist_ok=True)
     pq.write_table(labels, out / "labels" / "labels.parquet")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+
+@dataclass(frozen=True)
+class SliceSummary:
+    days: int
+    transactions: int
+    labels: int
+
+
+def slice_dataset(root: Path, out: Path, start: datetime, end: datetime) -> SliceSummary:
+    """Copy the transactions with start <= event_time < end, and their labels, to `out`.
+
+    Reads one day partition at a time; labels are those of the kept transactions, whenever they
+    were reported (a label reported after `end` is still that transaction's outcome).
+    """
+    if start >= end:
+        raise DatasetError("the slice is empty: --from must be before --to")
+    folder = transactions_path(root)
+    if not folder.is_dir():
+        raise DatasetError(f"no transactions under {folder}")
+    if out.resolve() == root.resolve():
+        raise DatasetError("the slice must go to another folder than its dataset")
+    for stale in (transactions_path(out), labels_path(out)):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+    kept_ids: list[pa.Array] = []
+    days = rows = 0
+    condition = _time_filter(start, end)
+    for partition in sorted(folder.glob("date=*")):
+        try:
+            day = date.fromisoformat(partition.name.removeprefix("date="))
+        except ValueError:
+            continue
+        if not start.date() <= day <= end.date():
+            continue
+        table = (
+            ds.dataset(partition, format="parquet")
+            .to_table(columns=TRANSACTION_SCHEMA.names, filter=condition)
+            .cast(TRANSACTION_SCHEMA)
+        )
+        if table.num_rows == 0:
+            continue
+        target = day_folder(out, day)
+        target.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, target / "part-0.parquet")
+        kept_ids.append(table["transaction_id"].combine_chunks())
+        days += 1
+        rows += table.num_rows
+    labels = read_labels(root)
+    if kept_ids:
+        labels = labels.filter(pc.is_in(labels["transaction_id"], pa.concat_arrays(kept_ids)))
+    else:
+        labels = labels.slice(0, 0)
+    (out / "labels").mkdir(parents=True, exist_ok=True)
+    pq.write_table(labels, out / "labels" / "labels.parquet")
+    source = root / "manifest.json"
+    manifest = json.loads(source.read_text()) if source.is_file() else {}
+    manifest["slice"] = {
+        "source": str(root),
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "transactions": rows,
+        "labels": labels.num_rows,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return SliceSummary(days=days, transactions=rows, labels=labels.num_rows)

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     #: ARNs and URLs terraform outputs for the scorer; unset: looked up by name (local stack).
     alerts_topic_arn: str | None = None
     dead_letter_queue_url: str | None = None
+    #: The issuer's home: the currency of a bank file's rows that name none (`data import`), and
+    #: the country and currency the dataset's manifest records as the issuer's.
+    issuer_country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
+    issuer_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
     @property
     def data_dir(self) -> Path:

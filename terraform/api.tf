@@ -17,21 +17,21 @@ resource "aws_api_gateway_model" "transaction" {
     "$schema"            = "http://json-schema.org/draft-04/schema#"
     type                 = "object"
     additionalProperties = false
-    required = ["transaction_id", "event_time", "card_id", "customer_id", "merchant_id", "mcc",
-    "amount", "currency", "merchant_country", "channel", "status"]
+    required = ["transaction_id", "event_time", "card_id", "merchant_id", "amount",
+    "currency"]
     properties = {
       transaction_id   = { type = "string", pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$" }
       event_time       = { type = "string" }
       card_id          = { type = "string", pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$" }
-      customer_id      = { type = "string", pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$" }
+      customer_id      = { type = ["string", "null"], pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$" }
       merchant_id      = { type = "string", pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$" }
-      mcc              = { type = "string", pattern = "^[0-9]{4}$" }
+      mcc              = { type = ["string", "null"], pattern = "^[0-9]{4}$" }
       amount           = { type = "string", pattern = "^[0-9]+(\\.[0-9]{1,4})?$" }
       currency         = { type = "string", pattern = "^[A-Z]{3}$" }
-      merchant_country = { type = "string", pattern = "^[A-Z]{2}$" }
+      merchant_country = { type = ["string", "null"], pattern = "^[A-Z]{2}$" }
       merchant_lat     = { type = ["number", "null"], minimum = -90, maximum = 90 }
       merchant_lon     = { type = ["number", "null"], minimum = -180, maximum = 180 }
-      channel          = { type = "string", enum = ["pos", "ecommerce", "atm", "transfer"] }
+      channel          = { type = ["string", "null"], enum = ["pos", "ecommerce", "atm", "transfer", null] }
       device_id        = { type = ["string", "null"] }
       status           = { type = "string", enum = ["approved", "declined", "failed"] }
     }

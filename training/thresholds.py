@@ -31,3 +31,24 @@ def choose_thresholds(
     decline = min(1.0, max(decline, review))
     rule = RULE.format(review_rate=review_rate, decline_precision=decline_precision)
     return Thresholds(review=review, decline=decline), rule
+
+
+def carry_thresholds(
+    thresholds: Thresholds, chosen_on: np.ndarray, carried_to: np.ndarray
+) -> Thresholds:
+    """Carry thresholds chosen on one model's scores to another model's scores of the same rows.
+
+    The refitted model scores on its own scale. Each threshold keeps the share of traffic it
+    flagged: the new threshold is the score flagging the same share of `carried_to` as the old one
+    flagged of `chosen_on`. A decline threshold that flagged nothing stays at 1.0.
+    """
+
+    def carry(threshold: float) -> float:
+        share = float(np.mean(chosen_on >= threshold))
+        if share == 0.0:
+            return 1.0
+        return float(np.quantile(carried_to, 1.0 - share, method="higher"))
+
+    review = carry(thresholds.review)
+    decline = min(1.0, max(carry(thresholds.decline), review))
+    return Thresholds(review=review, decline=decline)

@@ -9,11 +9,13 @@ import typer
 from securebank.cli import (
     analytics,
     api,
+    backtest,
     data,
     demo,
     endpoint,
     features,
     model,
+    operations,
     pipeline,
     score,
     stack,
@@ -40,9 +42,11 @@ app.add_typer(analytics.analytics_app, name="analytics")
 app.add_typer(analytics.report_app, name="report")
 app.add_typer(analytics.monitor_app, name="monitor")
 app.command("score")(score.score_command)
+app.command("backtest")(backtest.backtest_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
 app.command("load")(api.load_command)
+operations.register(app, analytics.monitor_app)
 
 
 def _say(line: str) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from securebank.cli import context
 from securebank.cli.console import console, progress
+from securebank.cli.data import parse_instant
 from securebank.cli.errors import UserError
 from securebank.dataset import DatasetError, read_labels, read_transactions
 from securebank.inference.batch import score_history
@@ -22,20 +23,34 @@ def score_command(
     data: Annotated[Path, typer.Option(help="Dataset folder.")],
     model: Annotated[int, typer.Option(min=1, help="Registered model version.")],
     out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Score from this instant (YYYY-MM-DD or ISO time; UTC)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Score up to this instant (exclusive).")
+    ] = None,
 ) -> None:
-    """Score every transaction of a dataset: score, decision and reason codes, to Parquet."""
+    """Score the transactions of a dataset: score, decision and reason codes, to Parquet.
+
+    With --from/--to only that period is scored, but features still see the history before it.
+    """
+    since = None if start is None else parse_instant(start)
+    until = None if end is None else parse_instant(end)
+    if since is not None and until is not None and since >= until:
+        raise UserError("--from must be before --to")
     config = context.settings()
     aws = context.clients(config)
     try:
         version = context.registry(aws, config).get(model)
         fraud_model = load_model_bytes(read_bytes(aws.client("s3"), version.model_data_url))
-        transactions = read_transactions(data)
+        transactions = read_transactions(data, end=until)
         labels = read_labels(data)
     except (RegistryError, IncompatibleModel, DatasetError) as error:
         raise UserError(str(error)) from error
     with progress() as bar:
         task = bar.add_task(f"scoring {len(transactions):,} transactions", total=None)
-        scored = score_history(fraud_model, transactions, labels, str(version.version))
+        scored = score_history(fraud_model, transactions, labels, str(version.version), since)
         bar.update(task, total=1, completed=1)
     out.parent.mkdir(parents=True, exist_ok=True)
     scored.to_parquet(out, index=False)
