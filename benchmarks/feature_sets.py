@@ -76,29 +76,40 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 
 def _splits(transactions, labels, features):
+    """Train / validation / test by time, as the first pipeline did: test = the last 20 % of
+    days, validation = the 15 % before it, each preceded by a 7-day gap for the label delay; a
+    split's target counts only labels reported before the next split starts (test: all)."""
     import numpy as np
-    import pyarrow.compute as pc
+    import pandas as pd
 
-    from securebank.features.online import epoch_ms
-    from securebank.training.splits import assign_splits, plan_splits, targets
-
-    times = transactions["event_time"]
-    plan = plan_splits(pc.min(times).as_py().date(), pc.max(times).as_py().date(), gap_days=7)
-    fraud = labels.filter(labels["is_fraud"]).to_pandas()
-    reported = {
-        t: epoch_ms(r.to_pydatetime())
-        for t, r in zip(fraud["transaction_id"], fraud["reported_at"], strict=True)
-    }
+    day = 86_400_000
+    gap = 7
     event_ms = features["event_time"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
-    masks = assign_splits(event_ms, plan)
+    first, last = event_ms.min() // day, event_ms.max() // day
+    days = int(last - first + 1)
+    test_start = last + 1 - max(7, round(days * 0.2))
+    validation_start = test_start - gap - max(7, round(days * 0.15))
+    ranges = {
+        "train": (first, validation_start - gap, validation_start),
+        "validation": (validation_start, test_start - gap, test_start),
+        "test": (test_start, last + 1, None),
+    }
+    fraud = labels.filter(labels["is_fraud"]).to_pandas()
+    reported = pd.Series(
+        pd.to_datetime(fraud["reported_at"], utc=True)
+        .astype("datetime64[ms, UTC]")
+        .astype("int64")
+        .to_numpy(),
+        index=fraud["transaction_id"].to_numpy(),
+    )
     out = {}
-    for name, mask in masks.items():
+    for name, (start, end, cutoff) in ranges.items():
+        mask = (event_ms >= start * day) & (event_ms < end * day)
         part = features.loc[mask].reset_index(drop=True)
-        part["is_fraud"] = targets(
-            part["transaction_id"].to_numpy(), reported, plan.label_cutoffs()[name]
-        )
+        when = reported.reindex(part["transaction_id"].to_numpy()).to_numpy()
+        limit = np.inf if cutoff is None else cutoff * day
+        part["is_fraud"] = (~np.isnan(when) & (when < limit)).astype(np.int8)
         out[name] = part
-    del np
     return out
 
 
