@@ -62,6 +62,16 @@ class ResourceNames:
         return f"{self.base}-decisions"
 
     @property
+    def rules_table(self) -> str:
+        """Rule-set versions, their approvals and the active pointer (key `pk`)."""
+        return f"{self.base}-rules"
+
+    @property
+    def rule_lists_table(self) -> str:
+        """Named lists the rules read (keys `list_name`, `value`)."""
+        return f"{self.base}-rule-lists"
+
+    @property
     def alerts_topic(self) -> str:
         return f"{self.base}-alerts"
 

@@ -6,6 +6,8 @@ from securebank.aws import AwsClients
 from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import load_model_bytes
 from securebank.registry import ModelRegistry
+from securebank.rules.active import ActiveRules
+from securebank.rules.store import RuleListStore, RuleSetStore, create_tables
 from securebank.s3io import read_bytes
 from securebank.scorer.decision_store import DecisionWriter
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
@@ -48,6 +50,13 @@ def build_parts(settings: Settings | None = None, aws: AwsClients | None = None)
         or sqs.get_queue_url(QueueName=names.dead_letter_queue)["QueueUrl"]
     )
     dynamodb = aws.client("dynamodb")
+    if settings.target == "local":
+        create_tables(dynamodb, names.rules_table, names.rule_lists_table)
+    rules = ActiveRules(
+        RuleSetStore(dynamodb, names.rules_table),
+        RuleListStore(dynamodb, names.rule_lists_table),
+        refresh_seconds=settings.rules_refresh_seconds,
+    )
     shards = aws.client("kinesis").list_shards(StreamName=names.stream)["Shards"]
     return ScorerParts(
         states=FeatureStateStore(dynamodb, names.feature_table, [s["ShardId"] for s in shards]),
@@ -59,4 +68,5 @@ def build_parts(settings: Settings | None = None, aws: AwsClients | None = None)
         fallback=FallbackScorer(model, version),
         feature_set_version=FEATURE_SET_VERSION,
         latency_budget_ms=settings.latency_budget_ms,
+        rules=rules,
     )

@@ -43,6 +43,11 @@ class Decision:
     #: The feature vector that was scored (manifest order): kept in the lake for audit
     #: re-scoring and drift, not in the decisions table.
     features: tuple[float | None, ...] = ()
+    #: The rules (securebank.rules) that fired, the rule-set version evaluated ("" before the
+    #: first approved one), and the model's own action before the rules were combined with it.
+    rule_hits: tuple[str, ...] = ()
+    rules_version: str = ""
+    model_action: str = ""
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +59,7 @@ class Decision:
 def _item(decision: Decision) -> dict[str, Any]:
     record = decision.as_record()
     del record["features"]
+    record["rule_hits"] = list(record["rule_hits"])
     record["score"] = str(record["score"])
     record["review_threshold"] = str(record["review_threshold"])
     record["decline_threshold"] = str(record["decline_threshold"])

@@ -79,6 +79,8 @@ class AlertPublisher:
                                 "model_version": d.model_version,
                                 "scored_by": d.scored_by,
                                 "reason_codes": d.reasons(),
+                                "rule_hits": list(d.rule_hits),
+                                "rules_version": d.rules_version,
                             }
                         ),
                         "MessageAttributes": {

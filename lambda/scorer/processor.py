@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from securebank.features.online import FeatureInput, compute_features
+from securebank.rules.active import ActiveRules, apply_rules
 from securebank.scorer.decision_store import Decision, DecisionWriter
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
 from securebank.scorer.records import StreamRecord, decode_record
@@ -46,6 +47,8 @@ class ScorerParts:
     fallback: FallbackScorer
     feature_set_version: str
     latency_budget_ms: int
+    #: The active rule set, evaluated after scoring (endpoint or fallback); None: no rules.
+    rules: ActiveRules | None = None
 
 
 @dataclass
@@ -109,6 +112,9 @@ def process_batch(
     if scored.scored_by == "fallback":
         report.fallback = len(fresh)
         report.fallback_reason = scored.error
+    rules_version, outcomes = apply_rules(
+        parts.rules, vectors, [r.transaction for r, _ in fresh], scored.actions
+    )
     decided_at = int(time.time() * 1000)
     decisions = []
     for i, (record, _) in enumerate(fresh):
@@ -124,7 +130,7 @@ def process_batch(
                 merchant_country=txn.merchant_country,
                 mcc=txn.mcc,
                 score=scored.scores[i],
-                action=scored.actions[i],
+                action=outcomes[i].action,
                 review_threshold=scored.thresholds[0],
                 decline_threshold=scored.thresholds[1],
                 model_version=scored.model_version,
@@ -137,6 +143,9 @@ def process_batch(
                 arrived_at_ms=record.arrival_ms,
                 decided_at_ms=decided_at,
                 features=tuple(None if v != v else float(v) for v in x[i].tolist()),
+                rule_hits=outcomes[i].hits,
+                rules_version=rules_version,
+                model_action=scored.actions[i],
             )
         )
     parts.lake.write(decisions)

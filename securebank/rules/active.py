@@ -94,3 +94,15 @@ class ActiveRules:
             hits = rules.evaluate(rule_row(features, txn), lists)
             outcomes.append(RuleOutcome(combine(model_action, hits), tuple(h.name for h in hits)))
         return rules.version, outcomes
+
+
+def apply_rules(
+    rules: ActiveRules | None,
+    vectors: Sequence[Sequence[float]],
+    transactions: Sequence[Any],
+    actions: Sequence[str],
+) -> tuple[str, list[RuleOutcome]]:
+    """The scorer's hook: each decision's final action and rule hits, and the rules' version."""
+    if rules is None:
+        return "", [RuleOutcome(a, ()) for a in actions]
+    return rules.decide(vectors, transactions, actions)
