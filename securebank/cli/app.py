@@ -15,6 +15,7 @@ from securebank.cli import (
     features,
     model,
     pipeline,
+    rules,
     score,
     stack,
     stream,
@@ -42,6 +43,7 @@ app.add_typer(analytics.monitor_app, name="monitor")
 app.command("score")(score.score_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
+app.add_typer(rules.app, name="rules")
 app.command("load")(api.load_command)
 
 
