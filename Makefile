@@ -54,6 +54,7 @@ bench: install
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/importer.py
+	$(BIN)/python benchmarks/rules.py
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 import time
+from pathlib import Path
 
-from benchmarks._measure import emit
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import emit
+
 from securebank.features.definitions import FEATURE_NAMES
 from securebank.rules.ruleset import compile_rule_set, rule_row
 
