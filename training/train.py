@@ -3,8 +3,11 @@
 Channels `train` and `validation` (from step 1); hyperparameters from SageMaker (`SM_HPS`).
 Class imbalance is handled with `scale_pos_weight` (negatives / positives by default); training
 stops early on validation average precision (`aucpr`). The thresholds are chosen on the
-validation scores (`thresholds.choose_thresholds`) and written into the manifest with the feature
-names, the feature-set version and the training data range.
+validation scores — by the alert budget (`thresholds.choose_thresholds`) or, when a review cost and
+a decline cost are given, by expected cost within the analysts' capacity
+(`thresholds.choose_cost_thresholds`) — and written into the manifest with the feature names, the
+feature-set version, the training data range and the validation score profile from which
+`securebank thresholds` redraws the cost trade-off.
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ import xgboost as xgb
 from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import ModelManifest, save_model_dir
 from securebank.training import container
-from securebank.training.thresholds import choose_thresholds
+from securebank.training.thresholds import (
+    CostModel,
+    choose_cost_thresholds,
+    choose_thresholds,
+    score_profile,
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,12 @@ class Hyperparameters:
     scale_pos_weight: float = 0.0
     review_rate: float = 0.01
     decline_precision: float = 0.95
+    #: Thresholds from cost (training/thresholds.py) when both costs are > 0: the cost of one
+    #: review, of declining one good customer, and the reviews analysts can do per day (0: no
+    #: limit). Otherwise the budget rule above (review_rate, decline_precision).
+    review_cost: float = 0.0
+    decline_cost: float = 0.0
+    review_capacity: float = 0.0
     seed: int = 7
     nthread: int = 0
 
@@ -101,9 +115,18 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     # Keep only the trees up to the early-stopping point, so every consumer scores the same.
     booster = booster[: booster.best_iteration + 1]
     x_val, y_val = matrix(validation)
-    thresholds, rule = choose_thresholds(
-        y_val, booster.inplace_predict(x_val), hp.review_rate, hp.decline_precision
+    val_scores = booster.inplace_predict(x_val)
+    span = validation["event_time"].max() - validation["event_time"].min()
+    profile = score_profile(
+        y_val, val_scores, validation["amount_usd"].to_numpy(), span.total_seconds() / 86_400
     )
+    if hp.review_cost > 0 and hp.decline_cost > 0:
+        costs = CostModel(hp.review_cost, hp.decline_cost, hp.review_capacity)
+        thresholds, rule, _ = choose_cost_thresholds(profile, costs)
+    else:
+        thresholds, rule = choose_thresholds(
+            y_val, val_scores, hp.review_rate, hp.decline_precision
+        )
     plan_file = train_dir / "plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.is_file() else {}
     manifest = ModelManifest(
@@ -120,6 +143,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         },
         hyperparameters={**asdict(hp), **params},
         best_iteration=int(params["best_iteration"]),
+        cost_profile=profile.to_dict(),
     )
     save_model_dir(container.model_dir(env), booster, manifest)
     return manifest

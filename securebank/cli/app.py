@@ -19,6 +19,7 @@ from securebank.cli import (
     score,
     stack,
     stream,
+    thresholds,
 )
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
@@ -44,6 +45,7 @@ app.command("score")(score.score_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
 app.add_typer(rules.app, name="rules")
+app.command("thresholds")(thresholds.thresholds_command)
 app.command("load")(api.load_command)
 
 
