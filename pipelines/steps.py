@@ -81,6 +81,9 @@ def parameters(names: ResourceNames) -> tuple[Parameter, ...]:
         Parameter("NumRound", "integer", 300, "most boosting rounds (early stopping on AP)"),
         Parameter("ReviewRate", "float", 0.01, "daily alert budget: share of traffic reviewed"),
         Parameter("DeclinePrecision", "float", 0.95, "precision required to decline"),
+        Parameter("ReviewCost", "float", 0.0, "cost of a review; > 0 with DeclineCost: cost rule"),
+        Parameter("DeclineCost", "float", 0.0, "cost of declining a good customer"),
+        Parameter("ReviewCapacity", "float", 0.0, "reviews analysts can do per day; 0: no limit"),
         Parameter("MinAveragePrecision", "float", 0.3, "quality gate on test AP"),
         Parameter("ApprovalStatus", "string", "PendingManualApproval", "status of a new version"),
     )
@@ -113,6 +116,9 @@ TRAIN = Step(
         "num_round": "NumRound",
         "review_rate": "ReviewRate",
         "decline_precision": "DeclinePrecision",
+        "review_cost": "ReviewCost",
+        "decline_cost": "DeclineCost",
+        "review_capacity": "ReviewCapacity",
     },
 )
 EVALUATE = Step(
