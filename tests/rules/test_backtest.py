@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 import pyarrow.compute as pc
 import pytest
 
