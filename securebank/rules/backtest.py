@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from securebank.features.definitions import FEATURE_NAMES
 from securebank.features.offline import build_features
+from securebank.model_artifact import FraudModel
 from securebank.rules.ruleset import (
     TRANSACTION_FIELDS,
     CompiledRuleSet,
@@ -96,10 +97,13 @@ def backtest(
     label_delay_days: int = 7,
     model_scores: Mapping[str, float] | None = None,
     model_review_threshold: float | None = None,
+    model: FraudModel | None = None,
     examples: int = 3,
 ) -> BacktestReport:
     """Evaluate `rules` on the transactions in [start, end) with features from all history
-    before `end`; `model_scores` (transaction_id -> score) adds the overlap with the model."""
+    before `end`. A `model` (scored here on the same features, alert at its review threshold)
+    or `model_scores` (transaction_id -> score) with `model_review_threshold` adds the overlap
+    with the model's alerts."""
     if start >= end:
         raise ValueError("--from must be before --to")
     lists = {name: lists.get(name, frozenset()) for name in rules.lists}
@@ -133,6 +137,11 @@ def backtest(
         fired = np.array([name in h for h in hits], dtype=bool)
         per_rule[name] = _precision_recall(fired[matured], is_fraud[matured])[0]
 
+    if model is not None:
+        x = period[model.manifest.feature_names].to_numpy(dtype=np.float32)
+        scored = model.booster.inplace_predict(x) if len(x) else np.empty(0)
+        model_scores = dict(zip(period["transaction_id"], map(float, scored), strict=True))
+        model_review_threshold = model.manifest.review_threshold
     model_alerts = overlap = None
     if model_scores is not None and model_review_threshold is not None:
         flagged = np.array(

@@ -88,3 +88,46 @@ def test_lists_from_the_command_line(run):
     )
     assert "1 removed" in run("list-remove", "blocked_cards", "c-1").stdout
     assert run("list-show", "blocked_cards").stdout.split() == ["c-2"]
+
+
+def test_backtest_from_the_command_line(run, tmp_path):
+    import json
+
+    from securebank.simulator.generate import SimulationConfig, generate
+    from securebank.training import train
+    from tests.training.test_cost_thresholds import _split
+
+    generate(SimulationConfig(transactions=6000, seed=3), tmp_path / "data")
+    for name, seed in (("train", 1), ("validation", 2)):
+        (tmp_path / name).mkdir()
+        _split(1500, seed, "2026-01-01").to_parquet(tmp_path / name / "part.parquet")
+    train.main(
+        [],
+        {
+            "SM_CHANNEL_TRAIN": str(tmp_path / "train"),
+            "SM_CHANNEL_VALIDATION": str(tmp_path / "validation"),
+            "SM_MODEL_DIR": str(tmp_path / "model"),
+            "SM_HPS": json.dumps({"num_round": "5", "nthread": "1"}),
+        },
+    )
+    (tmp_path / "rules.yaml").write_text(
+        GOOD.replace("card_count_1h > 10 and amount_usd < 2", "card_count_1h >= 2")
+        + "  - {name: blocked, when: card_id in list blocked_cards, action: decline, reason: b}\n"
+    )
+    (tmp_path / "lists.yaml").write_text("blocked_cards: [tok_0000001, tok_0000002]\n")
+    args = ["backtest", "--rules", "rules.yaml", "--data", "data", "--lists", "lists.yaml"]
+    period = ["--from", "2026-07-10", "--to", "2026-07-20"]
+    result = run(*args, *period, "--model-dir", "model", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["transactions"] > 0 and report["alerts"] > 0
+    assert set(report["hits_per_rule"]) == {"card-testing", "blocked"}
+    assert all("2026-07-10" <= day < "2026-07-20" for day in report["alerts_per_day"])
+    o = report["overlap"]
+    assert o["both"] + o["rules_only"] == report["alerts"]
+    table = run(*args, *period)
+    assert "Alerts per day" in table.stdout and "precision" in table.stdout
+    assert "--from must be before --to" in one_error(
+        run(*args, "--from", "2026-07-20", "--to", "2026-07-10")
+    )
+    assert "expected a mapping of list name" in one_error(run(*args[:-1], "rules.yaml", *period))
