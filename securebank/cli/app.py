@@ -15,6 +15,7 @@ from securebank.cli import (
     features,
     model,
     pipeline,
+    replay,
     rules,
     score,
     stack,
@@ -46,6 +47,7 @@ app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
 app.add_typer(rules.app, name="rules")
 app.command("thresholds")(thresholds.thresholds_command)
+app.command("replay")(replay.replay_command)
 app.command("load")(api.load_command)
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from securebank.cli import context
-from securebank.cli.console import console
+from securebank.cli.console import console, errors
 from securebank.cli.errors import UserError
 from securebank.registry import Approval, ModelVersion, RegistryError
 
@@ -136,6 +136,15 @@ def deploy_command(
             raise UserError(f"model version {version}: {error}") from error
         model_path = str(local.resolve())
     mode = "canary" if canary is not None else "shadow" if shadow else "replace"
+    if mode == "canary":
+        from securebank.cli.replay import replay_record
+
+        if not replay_record(config, version).is_file():
+            errors.print(
+                f"warning: model version {version} has no recorded replay "
+                f"(securebank replay --model {version} --from DAY --to DAY)",
+                markup=False,
+            )
     try:
         state = deploy(
             load_state(config, target),

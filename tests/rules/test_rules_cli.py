@@ -4,7 +4,9 @@ costs seconds) against the local AWS over HTTP."""
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +40,9 @@ def run(moto_endpoint, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
 
-    def securebank(*args: str) -> Result:
+    def securebank(*args: str, group: tuple[str, ...] = ("rules",)) -> Result:
         capsys.readouterr()
-        code = main(["rules", *args])
+        code = main([*group, *args])
         out = capsys.readouterr()
         return Result(code, out.out, out.err)
 
@@ -131,3 +133,54 @@ def test_backtest_from_the_command_line(run, tmp_path):
         run(*args, "--from", "2026-07-20", "--to", "2026-07-10")
     )
     assert "expected a mapping of list name" in one_error(run(*args[:-1], "rules.yaml", *period))
+
+
+def test_replay_from_the_command_line(run, tmp_path, moto_endpoint):
+    """Two registered versions, a stored rule set; the replay writes its report and record, and
+    `model deploy --canary` warns only for a version without a recorded replay."""
+    from securebank.aws import AwsClients
+    from securebank.registry import Approval, ModelRegistry
+    from securebank.settings import get_settings
+    from securebank.simulator.generate import SimulationConfig, generate
+    from tests.rules.test_challenger import _model
+
+    generate(SimulationConfig(transactions=6000, seed=3), tmp_path / "data")
+    _model(tmp_path, "m", 5, "0.01")
+    from securebank.model_artifact import pack_model_dir
+
+    archive = pack_model_dir(tmp_path / "m" / "model", tmp_path / "model.tar.gz")
+    assert run("list").returncode == 0  # starts nothing but creates the rule tables
+    config = get_settings()
+    aws = AwsClients(region="us-east-1", endpoint_url=moto_endpoint, local=True)
+    from securebank import local_stack
+
+    local_stack.provision(aws, config.names)
+    s3 = aws.client("s3")
+    s3.upload_file(str(archive), config.names.artifacts_bucket, "models/m.tar.gz")
+    registry = ModelRegistry(aws.client("sagemaker"), config.names.model_package_group)
+    url = f"s3://{config.names.artifacts_bucket}/models/m.tar.gz"
+    for approval in (Approval.APPROVED, Approval.APPROVED):
+        registry.register(
+            model_data_url=url,
+            image_uri="img",
+            evaluation_uri=url,
+            metadata={},
+            approval=approval,
+        )
+    (tmp_path / "r.yaml").write_text(GOOD)
+    assert run("propose", "r.yaml", "--by", "alice").returncode == 0
+    assert run("approve", "1", "--by", "bob", "--reason", "r").returncode == 0
+    args = ["--model", "2", "--champion", "1", "--rules", "1", "--data", "data"]
+    result = run(*args, "--from", "2026-07-10", "--to", "2026-07-20", group=("replay",))
+    assert result.returncode == 0, result.stderr
+    assert "decisions changed 0" in result.stdout  # the same model on both sides
+    record = tmp_path / "home" / "replays" / "model-2.json"
+    document = json.loads(record.read_text())
+    assert document["rules_version"] == "1" and document["transactions"] > 0
+    assert (
+        "Challenger replay" in (tmp_path / document["report"]).read_text()
+        or Path(document["report"]).read_text()
+    )
+    assert "--from must be before --to" in one_error(
+        run(*args, "--from", "2026-07-20", "--to", "2026-07-10", group=("replay",))
+    )
