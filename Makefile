@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/importer.py
 	$(BIN)/python benchmarks/rules.py
+	$(BIN)/python benchmarks/replay.py
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt
