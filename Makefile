@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python benchmarks/simulate.py
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/stream.py
 	$(BIN)/python benchmarks/importer.py

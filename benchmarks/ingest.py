@@ -73,13 +73,29 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            time.sleep(3)
+            _wait_until_up(f"http://127.0.0.1:{port}/health")
             figures = _run(f"http://127.0.0.1:{port}/transactions", key, data, args.seconds)
         finally:
             server.terminate()
             server.wait(timeout=20)
             subprocess.run([*cli, "stack", "down"], env=env, capture_output=True)
     emit(figures)
+
+
+def _wait_until_up(url: str, seconds: float = 120.0) -> None:
+    """The server imports and provisions first (slow on a busy machine): wait for /health."""
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)
 
 
 def _run(url: str, key: str, data: Path, seconds: float) -> dict:

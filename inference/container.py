@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from securebank.graceful import serve_until_terminated
 from securebank.inference.endpoint import Endpoint, EndpointConfig, VariantSpec
 from securebank.inference.server import ModelServer
 
@@ -24,7 +25,7 @@ def serve(host: str, port: int, model_dir: Path, endpoint_name: str, version: st
     endpoint.apply(EndpointConfig(name=endpoint_name, variants=(spec,)))
     server = ModelServer((host, port), endpoint)
     print(f"serving model version {version} on {server.url}", flush=True)
-    server.serve_forever()
+    serve_until_terminated(server)  # SageMaker stops a container with SIGTERM: drain first
 
 
 def main(argv: list[str] | None = None) -> int:

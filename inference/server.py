@@ -9,7 +9,8 @@
   `securebank model deploy/promote/rollback`; bound to 127.0.0.1 only.
 
 Built on the standard library's threading HTTP server with keep-alive and TCP_NODELAY: the model
-scores one row in about 0.1 ms, so the server's own overhead decides the latency.
+scores one row in about 0.1 ms, so the server's own overhead decides the latency. SIGTERM drains
+it (securebank/graceful.py): requests in flight are answered before it exits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from securebank.graceful import DrainingHandler, DrainingServer
 from securebank.inference.endpoint import Endpoint, EndpointConfig, UnknownVariant
 from securebank.inference.explain import APPROXIMATE, EXACT
 from securebank.inference.payload import MAX_PAYLOAD_BYTES, PayloadError, parse_payload
@@ -49,7 +51,7 @@ def parse_custom_attributes(header: str | None) -> dict[str, str]:
     return attributes
 
 
-class ModelServer(ThreadingHTTPServer):
+class ModelServer(DrainingServer, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
@@ -69,7 +71,7 @@ class ModelServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
-class RequestHandler(BaseHTTPRequestHandler):
+class RequestHandler(DrainingHandler, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     # Buffer the response so status line, headers and body leave in one send; the handler

@@ -29,6 +29,7 @@ from securebank.pipelines.steps import (
     FromStep,
     Parameter,
     Step,
+    Tuning,
     parameters,
 )
 from securebank.registry import Approval, ModelRegistry, ModelVersion
@@ -50,6 +51,7 @@ class Tracker(Protocol):
     def log_step(self, step: str, seconds: float, result: Any) -> None: ...
     def log_evaluation(self, evaluation: Mapping[str, Any], folder: Path) -> None: ...
     def log_model(self, model_dir: Path, version: ModelVersion | None) -> None: ...
+    def log_trial(self, trial: Any) -> None: ...
 
 
 @dataclass
@@ -109,7 +111,7 @@ def run_pipeline(
             if on_step is not None:
                 on_step(step.name)
             started = time.perf_counter()
-            result = _run_step(step, s3, names, run, values, root / step.name)
+            result = _run_step(step, s3, names, run, values, root / step.name, tracker)
             run.step_seconds[step.name] = time.perf_counter() - started
             if tracker is not None:
                 tracker.log_step(step.name, run.step_seconds[step.name], result)
@@ -157,7 +159,13 @@ def check_gate(evaluation: Mapping[str, Any], minimum: float) -> None:
 
 
 def _run_step(
-    step: Step, s3: Any, names: ResourceNames, run: PipelineRun, values: dict[str, Any], root: Path
+    step: Step,
+    s3: Any,
+    names: ResourceNames,
+    run: PipelineRun,
+    values: dict[str, Any],
+    root: Path,
+    tracker: Tracker | None = None,
 ) -> Any:
     def source_uri(src: FromParameter | FromStep) -> str:
         if isinstance(src, FromParameter):
@@ -182,13 +190,46 @@ def _run_step(
         folder = root / "input" / "data" / name
         download_prefix(s3, source_uri(src), folder)
         environ[f"SM_CHANNEL_{name.upper()}"] = str(folder)
-    environ["SM_HPS"] = json.dumps({k: str(values[p]) for k, p in step.arguments.items()})
+    hyperparameters = {k: str(values[p]) for k, p in step.arguments.items()}
+    if step.tuning is not None:
+        hyperparameters = _tune(step.tuning, hyperparameters, root, values, tracker)
+    environ["SM_HPS"] = json.dumps(hyperparameters)
     result = module.main([], environ)
     archive = pack_model_dir(root / "model", root / "output" / ARCHIVE_FILE)
     bucket_key = f"models/{names.base}-{step.name.lower()}-{run.execution_id}/output/{ARCHIVE_FILE}"
     s3.upload_file(str(archive), names.artifacts_bucket, bucket_key)
     run.outputs[f"{step.name}/{step.outputs[0]}"] = f"s3://{names.artifacts_bucket}/{bucket_key}"
     return result
+
+
+def _tune(
+    tuning: Tuning,
+    hyperparameters: dict[str, str],
+    root: Path,
+    values: Mapping[str, Any],
+    tracker: Tracker | None,
+) -> dict[str, str]:
+    """The local counterpart of the TuningStep: search the shared space, keep the best."""
+    from dataclasses import asdict
+
+    from securebank.training.train import Hyperparameters
+    from securebank.training.tuning import SEARCH_SPACE, tune
+
+    trials = int(values[tuning.trials_parameter])
+    seconds = float(values[tuning.seconds_parameter])
+    if trials <= 1:
+        return hyperparameters
+    data = root / "input" / "data"
+    result = tune(
+        container.read_split(data / "train"),
+        container.read_split(data / "validation"),
+        Hyperparameters.from_strings(hyperparameters),
+        max_trials=trials,
+        max_seconds=seconds,
+        on_trial=None if tracker is None else tracker.log_trial,
+    )
+    best = asdict(result.best.hyperparameters)
+    return {**hyperparameters, **{r.name: str(best[r.name]) for r in SEARCH_SPACE}}
 
 
 def _register(

@@ -2,7 +2,9 @@
 
 Every step runs the platform's own container image (the Dockerfile): processing steps with
 `python -m MODULE` as the entrypoint, the training step through the image's `train` command
-(SageMaker's bring-your-own-container contract), registration through `ModelBuilder.register`.
+(SageMaker's bring-your-own-container contract) inside a `TuningStep` whose ranges are
+`training.tuning.SEARCH_SPACE` (objective `validation_ap`, read from the training log; the best
+job's model is what Evaluate and registration use), registration through `ModelBuilder.register`.
 The step list, channels and parameters come from `pipelines.steps`; nothing is declared twice.
 """
 
@@ -26,8 +28,14 @@ from securebank.pipelines.steps import (
 )
 from securebank.resources import ResourceNames
 from securebank.training.container import PROCESSING_ROOT, processing_input, processing_output
+from securebank.training.train import OBJECTIVE_METRIC, OBJECTIVE_REGEX
+from securebank.training.tuning import SEARCH_SPACE
 
 INSTANCE_TYPE = "ml.m5.xlarge"
+MODELS_PREFIX = "models"
+#: The TuningStep's bounds when none are given: trials (one at a time) and the whole search's time.
+TUNING_TRIALS = 8
+TUNING_MAX_SECONDS = 3600
 INFERENCE_INSTANCE_TYPE = "ml.m5.large"
 
 
@@ -69,9 +77,17 @@ def build_pipeline(
     role_arn: str,
     boto_session: Any,
     sagemaker_client: Any | None = None,
+    tuning_trials: int = TUNING_TRIALS,
+    tuning_max_seconds: int = TUNING_MAX_SECONDS,
 ) -> Any:
-    """The `sagemaker.mlops.workflow.pipeline.Pipeline` object (upsert or inspect it)."""
+    """The `sagemaker.mlops.workflow.pipeline.Pipeline` object (upsert or inspect it).
+
+    `tuning_trials`/`tuning_max_seconds` bound the TuningStep (fixed at definition time).
+    """
+    if tuning_trials < 1 or tuning_max_seconds < 1:
+        raise ValueError("tuning needs at least 1 trial and 1 second")
     from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+    from sagemaker.core.parameter import ContinuousParameter, IntegerParameter
     from sagemaker.core.processing import Processor
     from sagemaker.core.shapes import (
         ProcessingInput,
@@ -91,17 +107,23 @@ def build_pipeline(
     from sagemaker.mlops.workflow.fail_step import FailStep
     from sagemaker.mlops.workflow.model_step import ModelStep
     from sagemaker.mlops.workflow.pipeline import Pipeline
-    from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
+    from sagemaker.mlops.workflow.steps import (
+        CacheConfig,
+        ProcessingStep,
+        TrainingStep,
+        TuningStep,
+    )
     from sagemaker.serve.model_builder import ModelBuilder
     from sagemaker.train import ModelTrainer
     from sagemaker.train.configs import Compute, InputData, OutputDataConfig
+    from sagemaker.train.tuner import HyperparameterTuner
 
     session = PipelineSession(
         boto_session=boto_session,
         sagemaker_client=sagemaker_client,
         default_bucket=names.artifacts_bucket,
     )
-    params = {p.name: _sdk_parameter(p) for p in parameters(names)}
+    params = {p.name: _sdk_parameter(p) for p in parameters(names) if not p.local_only}
     cache = CacheConfig(enable_caching=True, expire_after="P30D")
     run_prefix = [
         "s3:/",
@@ -121,6 +143,10 @@ def build_pipeline(
         producer = built[src.step]
         if isinstance(producer, TrainingStep):
             return producer.properties.ModelArtifacts.S3ModelArtifacts
+        if isinstance(producer, TuningStep):
+            return producer.get_top_model_s3_uri(
+                top_k=0, s3_bucket=names.artifacts_bucket, prefix=MODELS_PREFIX
+            )
         return producer.properties.ProcessingOutputConfig.Outputs[src.output].S3Output.S3Uri
 
     def processing_step(step: Step) -> ProcessingStep:
@@ -172,25 +198,44 @@ def build_pipeline(
             name=step.name, step_args=step_args, property_files=files, cache_config=cache
         )
 
-    def training_step(step: Step) -> TrainingStep:
+    def training_step(step: Step) -> TrainingStep | TuningStep:
         trainer = ModelTrainer(
             training_image=image_uri,
             role=role_arn,
             compute=Compute(instance_type=INSTANCE_TYPE, instance_count=1),
             hyperparameters={name: params[p] for name, p in step.arguments.items()},
             output_data_config=OutputDataConfig(
-                s3_output_path=f"s3://{names.artifacts_bucket}/models"
+                s3_output_path=f"s3://{names.artifacts_bucket}/{MODELS_PREFIX}"
             ),
             base_job_name=f"{names.base}-{step.name.lower()}",
             sagemaker_session=session,
         )
-        step_args = trainer.train(
-            input_data_config=[
-                InputData(channel_name=name, data_source=source(src))
-                for name, src in step.inputs.items()
-            ]
+        channels = [
+            InputData(channel_name=name, data_source=source(src))
+            for name, src in step.inputs.items()
+        ]
+        if step.tuning is None:
+            step_args = trainer.train(input_data_config=channels)
+            return TrainingStep(name=step.name, step_args=step_args, cache_config=cache)
+        tuner = HyperparameterTuner(
+            model_trainer=trainer,
+            objective_metric_name=OBJECTIVE_METRIC,
+            objective_type="Maximize",
+            metric_definitions=[{"Name": OBJECTIVE_METRIC, "Regex": OBJECTIVE_REGEX}],
+            hyperparameter_ranges={
+                r.name: (IntegerParameter if r.kind == "integer" else ContinuousParameter)(
+                    r.low, r.high, scaling_type=r.scaling
+                )
+                for r in SEARCH_SPACE
+            },
+            strategy="Bayesian",
+            max_jobs=tuning_trials,
+            max_parallel_jobs=1,
+            max_runtime_in_seconds=tuning_max_seconds,
+            base_tuning_job_name=f"{names.base}-tune",
         )
-        return TrainingStep(name=step.name, step_args=step_args, cache_config=cache)
+        step_args = tuner.tune(inputs=channels)
+        return TuningStep(name=step.name, step_args=step_args, cache_config=cache)
 
     for step in STEPS:
         built[step.name] = (

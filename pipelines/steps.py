@@ -19,6 +19,10 @@ class Parameter:
     kind: Literal["string", "integer", "float"]
     default: str | int | float
     help: str
+    #: Read by the local runner only. SageMaker's tuner takes its bounds as integers fixed when
+    #: the pipeline is defined (SDK v3 refuses pipeline variables there), so they are arguments
+    #: of `build_pipeline` (CLI `--tuning-trials`/`--tuning-max-seconds`) instead.
+    local_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,14 @@ Source = FromParameter | FromStep
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """Bounds of the search (most trials, most seconds in all), from local-only parameters."""
+
+    trials_parameter: str
+    seconds_parameter: str
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     kind: Literal["processing", "training"]
@@ -45,6 +57,9 @@ class Step:
     #: Processing: command-line arguments; training: hyperparameters. Values come from parameters.
     arguments: dict[str, str] = field(default_factory=dict)
     property_file: tuple[str, str] | None = None
+    #: A training step with tuning: SageMaker runs it as a TuningStep over
+    #: `training.tuning.SEARCH_SPACE`; the local runner searches the same space, then trains.
+    tuning: Tuning | None = None
 
 
 @dataclass(frozen=True)
@@ -73,12 +88,17 @@ def parameters(names: ResourceNames) -> tuple[Parameter, ...]:
     return (
         Parameter("TransactionsUri", "string", f"{lake}/raw/transactions/", "raw transactions"),
         Parameter("LabelsUri", "string", f"{lake}/raw/labels/", "fraud labels"),
-        Parameter("ValidationStart", "string", "", "YYYY-MM-DD; empty: derived from the data"),
-        Parameter("TestStart", "string", "", "YYYY-MM-DD; empty: derived from the data"),
-        Parameter("LabelDelayDays", "integer", 7, "gap between splits for the chargeback delay"),
+        Parameter("HistoryStart", "string", "", "YYYY-MM-DD; rows from here feed features"),
+        Parameter("TrainDays", "integer", 0, "training window; 0: from the history start"),
+        Parameter("ValidationDays", "integer", 0, "validation window; 0: 15 % of the days"),
+        Parameter("TestDays", "integer", 0, "test window; 0: 20 % of the days"),
+        Parameter("TestStart", "string", "", "YYYY-MM-DD; empty: the last TestDays days"),
+        Parameter("LabelDelayDays", "integer", 7, "days until a fraud label is due (gaps)"),
         Parameter("MaxDepth", "integer", 6, "XGBoost max_depth"),
         Parameter("Eta", "float", 0.1, "XGBoost learning rate"),
         Parameter("NumRound", "integer", 300, "most boosting rounds (early stopping on AP)"),
+        Parameter("TuningTrials", "integer", 1, "local tuning trials; 1: no search", True),
+        Parameter("TuningMaxSeconds", "integer", 3600, "local tuning time budget", True),
         Parameter("ReviewRate", "float", 0.01, "daily alert budget: share of traffic reviewed"),
         Parameter("DeclinePrecision", "float", 0.95, "precision required to decline"),
         Parameter("ReviewCost", "float", 0.0, "cost of a review; > 0 with DeclineCost: cost rule"),
@@ -94,9 +114,12 @@ BUILD_FEATURES = Step(
     kind="processing",
     module="securebank.training.build_features",
     inputs={"transactions": FromParameter("TransactionsUri"), "labels": FromParameter("LabelsUri")},
-    outputs=("train", "validation", "test"),
+    outputs=("train", "validation", "refit", "test"),
     arguments={
-        "--validation-start": "ValidationStart",
+        "--history-start": "HistoryStart",
+        "--train-days": "TrainDays",
+        "--validation-days": "ValidationDays",
+        "--test-days": "TestDays",
         "--test-start": "TestStart",
         "--label-delay-days": "LabelDelayDays",
     },
@@ -108,6 +131,7 @@ TRAIN = Step(
     inputs={
         "train": FromStep("BuildFeatures", "train"),
         "validation": FromStep("BuildFeatures", "validation"),
+        "refit": FromStep("BuildFeatures", "refit"),
     },
     outputs=("model",),
     arguments={
@@ -120,6 +144,7 @@ TRAIN = Step(
         "decline_cost": "DeclineCost",
         "review_capacity": "ReviewCapacity",
     },
+    tuning=Tuning(trials_parameter="TuningTrials", seconds_parameter="TuningMaxSeconds"),
 )
 EVALUATE = Step(
     name="Evaluate",

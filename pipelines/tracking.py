@@ -1,8 +1,8 @@
 """MLflow tracking for pipeline runs: parameters, step times, metrics, plots, the model.
 
-Every run logs the pipeline parameters, each step's wall time, the evaluation metrics (XGBoost
-and baseline), the plots and evaluation report, and the model itself, registered as an MLflow
-model version tagged with its Model Package Group version.
+Every run logs the pipeline parameters, each tuning trial as a child run, each step's wall
+time, the evaluation metrics (XGBoost and baseline), the plots and evaluation report, and the
+model itself, registered as an MLflow model version tagged with its Model Package Group version.
 """
 
 from __future__ import annotations
@@ -72,5 +72,74 @@ class MlflowTracker:
             )
             self._mlflow.set_tag("model_package_version", version.version)
 
+    def log_trial(self, trial: Any) -> None:
+        """One tuning trial as a child run of the pipeline run."""
+        with self._mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            self._mlflow.log_params({k: str(v) for k, v in trial.searched().items()})
+            self._mlflow.log_metrics(
+                {
+                    "validation_ap": trial.validation_ap,
+                    "best_iteration": float(trial.best_iteration),
+                    "seconds": trial.seconds,
+                }
+            )
+        self._mlflow.log_metric(
+            "tuning_trial_validation_ap", trial.validation_ap, step=trial.number
+        )
+
     def end(self, failed: bool = False) -> None:
         self._mlflow.end_run(status="FAILED" if failed else "FINISHED")
+
+
+BACKTEST_EXPERIMENT = "securebank-backtest"
+
+
+def log_backtest(tracking_uri: str, plan: Any, results: list[Any], run_name: str) -> str:
+    """A backtest as one MLflow parent run and a child run per configuration and fold.
+
+    The parent holds the protocol, every configuration and the mean metrics (prefixed `a_`,
+    `b_` when configurations are compared); each child one fold's metrics, rows,
+    top feature and the hyperparameters it trained with, and under it a run per tuning trial
+    when the configuration tunes. Returns the parent run's id.
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(BACKTEST_EXPERIMENT)
+    with mlflow.start_run(run_name=run_name) as parent:
+        mlflow.log_params({f"plan_{k}": v for k, v in vars(plan).items()})
+        for letter, result in zip("abcdefgh", results, strict=False):
+            prefix = f"{letter}_" if len(results) > 1 else ""
+            described = result.config.describe()
+            mlflow.log_params({f"{prefix}{k}": str(v) for k, v in described.items()})
+            mlflow.log_metrics({f"{prefix}{k}": v for k, v in result.mean().items()})
+            for fold in result.folds:
+                with mlflow.start_run(
+                    run_name=f"{result.config.name}-fold-{fold.fold}", nested=True
+                ):
+                    mlflow.set_tags({"configuration": result.config.name, "fold": fold.fold})
+                    mlflow.log_params(
+                        {
+                            "train": f"{fold.plan.train_start}..{fold.plan.train_end}",
+                            "test": f"{fold.plan.test_start}..{fold.plan.test_end}",
+                            **{f"hp_{k}": str(v) for k, v in fold.hyperparameters.items()},
+                        }
+                    )
+                    mlflow.log_metrics(
+                        {
+                            **fold.metrics,
+                            "top_feature_gain_share": fold.top_feature_gain_share,
+                            "seconds": fold.seconds,
+                            **{f"rows_{k}": float(v) for k, v in fold.rows.items()},
+                            **{
+                                f"recall_{name}": v["recall_at_1pct_fpr"]
+                                for name, v in fold.by_scenario.items()
+                            },
+                        }
+                    )
+                    mlflow.set_tag("top_feature", fold.top_feature)
+                    for trial in fold.trials:
+                        with mlflow.start_run(run_name=f"trial-{trial['number']}", nested=True):
+                            mlflow.log_params({k: str(v) for k, v in trial.items()})
+                            mlflow.log_metric("validation_ap", trial["validation_ap"])
+        return parent.info.run_id

@@ -52,6 +52,57 @@ NUMERIC_FIELDS = frozenset({"amount", "merchant_lat", "merchant_lon"})
 _ID = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
 
 
+#: Where a card number hid in a field's name rather than its value (the name is not echoed).
+PAN_IN_FIELD_NAME = "(a field name)"
+#: Longer strings are refused unread: no field of the contract comes near it.
+MAX_VALUE_CHARS = 1024
+PAN_REASON = "looks like a raw card number (PAN); send a token"
+
+
+def card_number_fields(record: dict[Any, Any]) -> dict[str, str]:
+    """{field: reason} for the fields of `record` whose name or value (at any depth) holds a card
+    number or an oversized string. The offending text is never repeated: a name that holds a card
+    number is reported as `PAN_IN_FIELD_NAME`. Numbers count (`4111111111111111` as JSON number)."""
+    found: dict[str, str] = {}
+    for key, value in record.items():
+        key_text = str(key)
+        if len(key_text) > MAX_VALUE_CHARS:
+            found[PAN_IN_FIELD_NAME] = f"a field name is longer than {MAX_VALUE_CHARS} characters"
+            continue
+        if contains_pan(key_text):
+            found[PAN_IN_FIELD_NAME] = PAN_REASON
+            continue
+        if key_text in NUMERIC_FIELDS:
+            continue  # a number is not a card number (`85.64999999999999` is an amount)
+        stack = [value]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(str(k) for k in item)
+                stack.extend(item.values())
+            elif isinstance(item, list | tuple):
+                stack.extend(item)
+            elif isinstance(item, str | int | float) and not isinstance(item, bool):
+                text = item if isinstance(item, str) else repr(item)
+                if len(text) > MAX_VALUE_CHARS:
+                    found[key_text] = f"longer than {MAX_VALUE_CHARS} characters"
+                    break
+                if contains_pan(text):
+                    found[key_text] = PAN_REASON
+                    break
+    return found
+
+
+def _refuse_card_numbers(data: Any) -> Any:
+    if isinstance(data, dict):
+        problems = card_number_fields(data)
+        if problems:
+            raise PydanticCustomError(
+                "pan_detected", "a card number or oversized value", {"problems": problems}
+            )
+    return data
+
+
 class Channel(StrEnum):
     POS = "pos"
     ECOMMERCE = "ecommerce"
@@ -88,17 +139,7 @@ class Transaction(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_pan_anywhere(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, value in data.items():
-                if key in NUMERIC_FIELDS:
-                    continue  # a number is not a card number: its own validation covers it
-                if isinstance(value, str) and contains_pan(value):
-                    raise PydanticCustomError(
-                        "pan_detected",
-                        "looks like a raw card number (PAN); send a token",
-                        {"field": str(key)},
-                    )
-        return data
+        return _refuse_card_numbers(data)
 
     @field_validator("event_time")
     @classmethod
@@ -163,6 +204,11 @@ class FraudLabel(BaseModel):
     is_fraud: bool
     reported_at: AwareDatetime = Field(strict=False)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_pan_anywhere(cls, data: Any) -> Any:
+        return _refuse_card_numbers(data)
+
 
 class _FieldError(ValueError):
     def __init__(self, field: str, reason: str) -> None:
@@ -202,7 +248,9 @@ def _rejection_from(error: ValidationError) -> Rejection:
     for item in error.errors(include_input=False, include_url=False, include_context=True):
         loc = [str(part) for part in item["loc"]]
         if item["type"] == "pan_detected":
-            field = str(item.get("ctx", {}).get("field", "?"))
+            found = item.get("ctx", {}).get("problems", {})
+            problems.extend(FieldProblem(field, reason) for field, reason in found.items())
+            continue
         elif item["type"] == "value_error" and isinstance(
             item.get("ctx", {}).get("error"), _FieldError
         ):

@@ -127,6 +127,18 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             BillingMode="PAY_PER_REQUEST",
         )
         created.append(f"dynamodb table {names.decisions_table}")
+    if names.idempotency_table not in tables:
+        dynamodb.create_table(
+            TableName=names.idempotency_table,
+            KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName=names.idempotency_table,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TTL_ATTRIBUTE},
+        )
+        created.append(f"dynamodb table {names.idempotency_table}")
     sqs = aws.client("sqs")
     urls = {}
     for queue in names.queues():

@@ -72,6 +72,11 @@ class ResourceNames:
         return f"{self.base}-rule-lists"
 
     @property
+    def idempotency_table(self) -> str:
+        """Ingest API claims on transaction_id (key `transaction_id`, TTL `expires_at`)."""
+        return f"{self.base}-ingest-idempotency"
+
+    @property
     def alerts_topic(self) -> str:
         return f"{self.base}-alerts"
 

@@ -22,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 
 from securebank.model_artifact import ARCHIVE_FILE, load_model
 from securebank.training import container, plots
+from securebank.training.build_features import COMPROMISED_FILE
 from securebank.training.metrics import precision_recall_at, quality_metrics
 from securebank.training.train import matrix
 
@@ -51,6 +52,16 @@ def fit_baseline(train: pd.DataFrame, seed: int = 7):
     return model.fit(x, y)
 
 
+def _compromised_cards(folder: Path) -> dict[str, pd.Timestamp]:
+    path = folder / COMPROMISED_FILE
+    if not path.is_file():
+        return {}
+    return {
+        card: pd.Timestamp(ms, unit="ms", tz="UTC")
+        for card, ms in json.loads(path.read_text()).items()
+    }
+
+
 def _values(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
     return {name: {"value": value} for name, value in metrics.items()}
 
@@ -67,8 +78,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     days = test["event_time"].dt.floor("D").to_numpy()
     cards = test["card_id"].to_numpy()
-    metrics = quality_metrics(y_test, scores, days, cards)
-    baseline = quality_metrics(y_test, baseline_scores, days, cards)
+    known = _compromised_cards(container.processing_input(args.root, "test"))
+    metrics = quality_metrics(y_test, scores, days, cards, known)
+    baseline = quality_metrics(y_test, baseline_scores, days, cards, known)
     thresholds = model.manifest.thresholds
     at_thresholds = {
         "review": precision_recall_at(y_test, scores, thresholds.review),

@@ -13,7 +13,7 @@ capacity.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -221,3 +221,35 @@ def cost_at(profile: ScoreProfile, costs: CostModel, thresholds: Thresholds) -> 
         review_cost_per_day=float(costs.review_cost * (f[r] - f[d]) / days),
         decline_cost_per_day=float(costs.decline_cost * good[d] / days),
     )
+
+
+def carry_thresholds(
+    thresholds: Thresholds, chosen_on: np.ndarray, carried_to: np.ndarray
+) -> Thresholds:
+    """Carry thresholds chosen on one model's scores to another model's scores of the same rows.
+
+    The refitted model scores on its own scale. Each threshold keeps the share of traffic it
+    flagged: the new threshold is the score flagging the same share of `carried_to` as the old one
+    flagged of `chosen_on`. A decline threshold that flagged nothing stays at 1.0.
+    """
+
+    def carry(threshold: float) -> float:
+        share = float(np.mean(chosen_on >= threshold))
+        if share == 0.0:
+            return 1.0
+        return float(np.quantile(carried_to, 1.0 - share, method="higher"))
+
+    review = carry(thresholds.review)
+    decline = min(1.0, max(carry(thresholds.decline), review))
+    return Thresholds(review=review, decline=decline)
+
+
+def carry_profile(
+    profile: ScoreProfile, chosen_on: np.ndarray, carried_to: np.ndarray
+) -> ScoreProfile:
+    """The profile's cuts carried to a refitted model's scores like `carry_thresholds`: each cut
+    keeps the share of validation traffic it flags, so its sums still describe those rows."""
+    cuts = [
+        carry_thresholds(Thresholds(t, t), chosen_on, carried_to).review for t in profile.thresholds
+    ]
+    return replace(profile, thresholds=cuts)

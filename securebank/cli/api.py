@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,7 +29,9 @@ def key_store(config: Settings):
 def key_create_command(
     name: Annotated[str, typer.Option(help="Who the key is for.")],
     rate: Annotated[float, typer.Option(min=1, help="Transactions per second.")] = 200.0,
-    burst: Annotated[int, typer.Option(min=1, help="Burst size.")] = 400,
+    burst: Annotated[
+        int, typer.Option(min=500, help="Burst size (at least one 500-transaction batch).")
+    ] = 1000,
 ) -> None:
     """Create a key; it is printed once and stored only as a hash."""
     key, record = key_store(context.settings()).create(name, rate, burst)
@@ -42,37 +44,69 @@ def key_list_command() -> None:
     """Key ids, names and limits (never the keys)."""
     for record in key_store(context.settings()).list():
         limits = f"{record.rate_per_second:g}/s, burst {record.burst}"
-        console.print(f"{record.key_id}  {record.name}  {limits}  {record.created_at}")
+        revoked = f"  revoked {record.revoked_at}" if record.revoked_at else ""
+        console.print(f"{record.key_id}  {record.name}  {limits}  {record.created_at}{revoked}")
+
+
+@keys_app.command("revoke")
+def key_revoke_command(
+    key_id: Annotated[str, typer.Argument(help="The key's id (`api key list`), not the key.")],
+) -> None:
+    """Revoke a key: refused (403) from its next request on, by every running server."""
+    record = key_store(context.settings()).revoke(key_id)
+    if record is None:
+        raise UserError(f"no API key with id {key_id!r} (see `securebank api key list`)")
+    console.print(f"key {record.key_id} ({record.name}) revoked at {record.revoked_at}")
 
 
 @app.command("serve")
 def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=512, help="Worker threads.")] = 32,
+    idempotency: Annotated[
+        str,
+        typer.Option(
+            help="Where transaction_id claims live: dynamodb (durable, shared by processes) or "
+            "memory (this process only, lost on restart; for local load tests)."
+        ),
+    ] = "dynamodb",
 ) -> None:
-    """Serve POST /transactions on 127.0.0.1 in the foreground."""
-    from securebank.ingest.limits import SeenWindow
+    """Serve POST /transactions on 127.0.0.1 in the foreground; SIGTERM drains and stops."""
+    from securebank.graceful import serve_until_terminated
+    from securebank.ingest.idempotency import DynamoIdempotency
     from securebank.ingest.server import IngestServer
 
+    if idempotency not in ("dynamodb", "memory"):
+        raise UserError("--idempotency must be dynamodb or memory")
     config = context.settings()
     aws = context.clients(config)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    if idempotency == "memory":
+        from securebank.ingest.limits import SeenWindow
+
+        claims: Any = SeenWindow()
+    else:
+        dynamodb = aws.client("dynamodb")
+        table = config.names.idempotency_table
+        try:
+            dynamodb.describe_table(TableName=table)
+        except dynamodb.exceptions.ResourceNotFoundException as error:
+            raise UserError(f"no idempotency table {table}: run `securebank stack up`") from error
+        claims = DynamoIdempotency(dynamodb, table)
     try:
         server = IngestServer(
             ("127.0.0.1", port),
             aws.client("kinesis"),
             config.names.stream,
             key_store(config),
-            SeenWindow(),
+            claims,
+            workers=workers,
         )
     except OSError as error:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from error
     print(f"ingest API on {server.url}/transactions → {config.names.stream}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    drained = serve_until_terminated(server)
+    print("ingest API stopped" + ("" if drained else " (requests cut at the drain limit)"))
 
 
 def load_command(

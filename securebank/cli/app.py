@@ -9,6 +9,7 @@ import typer
 from securebank.cli import (
     analytics,
     api,
+    backtest,
     data,
     demo,
     endpoint,
@@ -43,6 +44,7 @@ app.add_typer(analytics.analytics_app, name="analytics")
 app.add_typer(analytics.report_app, name="report")
 app.add_typer(analytics.monitor_app, name="monitor")
 app.command("score")(score.score_command)
+app.command("backtest")(backtest.backtest_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
 app.add_typer(rules.app, name="rules")

@@ -77,7 +77,7 @@ def push_config(config: Settings, state: RolloutState) -> bool:
 def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
 ) -> None:
-    """Run the model server in the foreground on 127.0.0.1 (Ctrl-C stops it)."""
+    """Run the model server in the foreground on 127.0.0.1 (SIGTERM or Ctrl-C drains it)."""
     from securebank.inference.capture import CaptureWriter
     from securebank.inference.endpoint import Endpoint
     from securebank.inference.server import ModelServer
@@ -95,12 +95,9 @@ def serve_command(
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from error
     version = ", ".join(v.model_version for v in state.config.variants) if state.config else "none"
     print(f"model server on {server.url} (versions: {version})", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    from securebank.graceful import serve_until_terminated
+
+    serve_until_terminated(server)  # SIGTERM or Ctrl-C: answer requests in flight, then stop
 
 
 @app.command("start")

@@ -36,7 +36,17 @@ def parse_params(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _sdk_pipeline(config: Settings, role_arn: str | None) -> Any:
+TuningTrialsOption = Annotated[
+    int, typer.Option(min=1, help="Most trials of the SageMaker TuningStep (one at a time).")
+]
+TuningSecondsOption = Annotated[
+    int, typer.Option(min=1, help="Time budget of the whole SageMaker tuning search.")
+]
+
+
+def _sdk_pipeline(
+    config: Settings, role_arn: str | None, tuning_trials: int = 8, tuning_max_seconds: int = 3600
+) -> Any:
     from securebank.pipelines.sagemaker_definition import build_pipeline, prepare_sdk
 
     aws = context.clients(config)
@@ -51,26 +61,36 @@ def _sdk_pipeline(config: Settings, role_arn: str | None) -> Any:
         raise UserError("--role-arn is required (or set SECUREBANK_PIPELINE_ROLE_ARN)")
     prepare_sdk(config.region, config.home / "sagemaker", validate_role=config.target == "aws")
     return build_pipeline(
-        config.names, config.image_uri, role, aws.session, aws.client("sagemaker")
+        config.names,
+        config.image_uri,
+        role,
+        aws.session,
+        aws.client("sagemaker"),
+        tuning_trials=tuning_trials,
+        tuning_max_seconds=tuning_max_seconds,
     )
 
 
 @app.command("definition")
 def definition_command(
     role_arn: Annotated[str | None, typer.Option(help="Pipeline execution role.")] = None,
+    tuning_trials: TuningTrialsOption = 8,
+    tuning_max_seconds: TuningSecondsOption = 3600,
 ) -> None:
     """Print the SageMaker Pipeline definition (JSON). Offline: uses the local AWS for S3."""
-    pipeline = _sdk_pipeline(context.settings(), role_arn)
+    pipeline = _sdk_pipeline(context.settings(), role_arn, tuning_trials, tuning_max_seconds)
     print(json.dumps(json.loads(pipeline.definition()), indent=2))
 
 
 @app.command("upsert")
 def upsert_command(
     role_arn: Annotated[str, typer.Option(help="Pipeline execution role ARN.")],
+    tuning_trials: TuningTrialsOption = 8,
+    tuning_max_seconds: TuningSecondsOption = 3600,
 ) -> None:
     """Create or update the SageMaker Pipeline."""
     config = context.settings()
-    pipeline = _sdk_pipeline(config, role_arn)
+    pipeline = _sdk_pipeline(config, role_arn, tuning_trials, tuning_max_seconds)
     response = pipeline.upsert(role_arn=role_arn)
     console.print(f"pipeline {config.names.pipeline}: {response['PipelineArn']}")
 
@@ -114,6 +134,7 @@ def run_command(
     """Run the pipeline's steps locally against the local AWS, tracked in MLflow."""
     from securebank.pipelines.local_runner import ParameterError, QualityGateFailed, run_pipeline
     from securebank.pipelines.tracking import MlflowTracker
+    from securebank.training.time_plan import PlanError
 
     overrides = parse_params(params)
     config = context.settings()
@@ -143,7 +164,7 @@ def run_command(
             )
             bar.update(task, completed=5, description="done")
         failed = False
-    except (QualityGateFailed, ParameterError, FileNotFoundError) as error:
+    except (QualityGateFailed, ParameterError, PlanError, FileNotFoundError) as error:
         raise UserError(str(error)) from error
     finally:
         tracker.end(failed=failed)

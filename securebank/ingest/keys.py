@@ -1,8 +1,9 @@
 """API keys for the ingest service: created once, shown once, stored only as hashes.
 
-A key reads `sbk_<id>_<secret>`; the store keeps the id, a SHA-256 of the whole key, a name and
-a rate limit. Keys are 256-bit random tokens, so a plain hash is enough (as for GitHub tokens);
-comparison is constant-time. Nothing here ever logs a key.
+A key reads `sbk_<id>_<secret>`; the store keeps the id, a SHA-256 of the whole key, a name, a
+rate limit and when it was revoked (servers read the store on each request, so a revoked key is
+refused from its next request). Keys are 256-bit random tokens, so a plain hash is enough (as for
+GitHub tokens); comparison is constant-time. Nothing here ever logs a key.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hmac
 import json
 import secrets
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class ApiKey:
     rate_per_second: float
     burst: int
     created_at: str
+    revoked_at: str | None = None
 
 
 def _digest(key: str) -> str:
@@ -56,7 +58,7 @@ class KeyStore:
         return {k: ApiKey(**v) for k, v in json.loads(self.path.read_text()).items()}
 
     def create(
-        self, name: str, rate_per_second: float = 200.0, burst: int = 400
+        self, name: str, rate_per_second: float = 200.0, burst: int = 1000
     ) -> tuple[str, ApiKey]:
         """A new key: returns the key itself (shown once) and what is stored."""
         key_id = secrets.token_hex(4)
@@ -67,10 +69,29 @@ class KeyStore:
         with self._lock:
             keys = self._load()
             keys[key_id] = record
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps({k: asdict(v) for k, v in keys.items()}, indent=2))
-            self.path.chmod(0o600)
+            self._save(keys)
         return key, record
+
+    def revoke(self, key_id: str) -> ApiKey | None:
+        """Revoke a key by its id: it is refused (403) from the next request on, by every server
+        reading this store. Returns the revoked record, None when there is no such key."""
+        with self._lock:
+            keys = self._load()
+            record = keys.get(key_id)
+            if record is None:
+                return None
+            if record.revoked_at is None:
+                record = keys[key_id] = replace(record, revoked_at=datetime.now(UTC).isoformat())
+                self._save(keys)
+            return record
+
+    def _save(self, keys: dict[str, ApiKey]) -> None:
+        """Write to a temporary file and rename, so that a reader never sees half a file."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({k: asdict(v) for k, v in keys.items()}, indent=2))
+        temporary.chmod(0o600)
+        temporary.replace(self.path)
 
     def verify(self, key: str) -> ApiKey | None:
         """The key's record if the key is genuine, else None."""
@@ -80,7 +101,7 @@ class KeyStore:
         record = self._load().get(parts[0])
         if record is None or not hmac.compare_digest(record.digest, _digest(key)):
             return None
-        return record
+        return None if record.revoked_at else record
 
     def list(self) -> list[ApiKey]:
         return list(self._load().values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 
@@ -38,7 +39,7 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     seen_steps = []
     runs = []
-    for _ in range(2):
+    for attempt in range(2):
         tracker = MlflowTracker(uri, aws.names.model_package_group, "test")
         run = run_pipeline(
             s3=aws.client("s3"),
@@ -48,6 +49,10 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
             workdir=tmp_path / "work",
             tracker=tracker,
             on_step=seen_steps.append,
+            # Run 1 tunes (2 trials); run 2 uses the literal 7-day windows of the protocol.
+            overrides={"NumRound": "40", "TuningTrials": "2"}
+            if attempt == 0
+            else {"NumRound": "40", "TrainDays": "7", "ValidationDays": "7", "TestDays": "7"},
         )
         tracker.end()
         runs.append((run, tracker))
@@ -75,6 +80,23 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     assert mv.tags["model_package_version"] == "1"
     artifacts = {a.path for a in client.list_artifacts(tracker.run_id, "evaluation")}
     assert "evaluation/pr_curve.png" in artifacts
+    # Tuning: every trial is a child run of the pipeline run, trial 1 the given parameters.
+    children = client.search_runs(
+        [logged.info.experiment_id], f"tags.mlflow.parentRunId = '{tracker.run_id}'"
+    )
+    assert sorted(r.info.run_name for r in children) == ["trial-1", "trial-2"]
+    assert all("validation_ap" in r.data.metrics for r in children)
+    # The registered model was refitted on training + validation (labels as of the test start).
+    manifest = model.manifest
+    assert manifest.training_range["refit_end"] == manifest.training_range["validation_end"]
+    assert manifest.hyperparameters["refit_rows"] > evaluation["rows"]["train"]
+    # A literal 7-day training window trains, evaluates and registers.
+    second = load_model_bytes(read_bytes(aws.client("s3"), registry.get(2).model_data_url))
+    window = second.manifest.training_range
+    assert (
+        date.fromisoformat(window["train_end"]) - date.fromisoformat(window["train_start"])
+    ).days == 7
+    assert window["history_start"] < window["train_start"]
 
 
 def test_gate_failure_names_the_metric_and_registers_nothing(aws, dataset, tmp_path):
@@ -89,7 +111,24 @@ def test_gate_failure_names_the_metric_and_registers_nothing(aws, dataset, tmp_p
             names=aws.names,
             image_uri="example/securebank:test",
             workdir=tmp_path,
-            overrides={"MinAveragePrecision": "1.01"},
+            overrides={"MinAveragePrecision": "1.01", "NumRound": "40"},
+        )
+    assert registry.list() == []
+
+
+def test_an_impossible_time_plan_is_a_plan_error(aws, dataset, tmp_path):
+    from securebank.training.time_plan import PlanError
+
+    _upload(aws, dataset)
+    registry = ModelRegistry(aws.client("sagemaker"), aws.names.model_package_group)
+    with pytest.raises(PlanError, match=r"this plan needs at least \d+ \(train 180 "):
+        run_pipeline(
+            s3=aws.client("s3"),
+            registry=registry,
+            names=aws.names,
+            image_uri="x",
+            workdir=tmp_path,
+            overrides={"TrainDays": "180"},
         )
     assert registry.list() == []
 
@@ -103,3 +142,40 @@ def test_unknown_or_mistyped_parameters_are_refused(aws, tmp_path):
         run_pipeline(**common, overrides={"MaxDeph": "3"})
     with pytest.raises(ParameterError, match="MaxDepth must be integer"):
         run_pipeline(**common, overrides={"MaxDepth": "deep"})
+
+
+def test_cli_prints_one_error_line_for_an_impossible_plan(moto_endpoint, dataset, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "SECUREBANK_HOME": str(tmp_path / "home"),
+        "SECUREBANK_ENVIRONMENT": "planerror",
+        "COLUMNS": "200",
+    }
+    plan = ["-p", "TrainDays=7", "-p", "ValidationDays=30", "-p", "TestDays=60"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "securebank.cli.app",
+            "pipeline",
+            "run",
+            "--data",
+            str(dataset),
+            *plan,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: the data holds 90 days"), lines[0]
+    assert "Traceback" not in result.stderr + result.stdout

@@ -50,6 +50,8 @@ def test_definition_has_the_shared_step_list_in_order(definition):
     steps = _steps(document)
     for step in STEPS:
         kind = {"processing": "Processing", "training": "Training"}[step.kind]
+        if step.tuning is not None:
+            kind = "Tuning"
         assert steps[step.name]["Type"] == kind
         if step.kind == "processing":
             entry = steps[step.name]["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
@@ -57,12 +59,13 @@ def test_definition_has_the_shared_step_list_in_order(definition):
 
 
 def test_steps_depend_on_each_others_outputs(definition):
-    _, document = definition
+    names, document = definition
     steps = _steps(document)
     channels = {
         c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
-        for c in steps["Train"]["Arguments"]["InputDataConfig"]
+        for c in steps["Train"]["Arguments"]["TrainingJobDefinition"]["InputDataConfig"]
     }
+    assert set(channels) == {"train", "validation", "refit"}
     assert channels["train"] == {
         "Get": "Steps.BuildFeatures.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
     }
@@ -70,7 +73,12 @@ def test_steps_depend_on_each_others_outputs(definition):
         i["InputName"]: i["S3Input"]["S3Uri"]
         for i in steps["Evaluate"]["Arguments"]["ProcessingInputs"]
     }
-    assert inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    # The best tuning job's model: OUTPUT_PATH/JOB_NAME/output/model.tar.gz.
+    joined = inputs["model"]["Std:Join"]
+    assert joined["On"] == "/"
+    assert joined["Values"][:3] == ["s3:/", names.artifacts_bucket, "models"]
+    assert joined["Values"][3] == {"Get": "Steps.Train.TrainingJobSummaries[0].TrainingJobName"}
+    assert joined["Values"][4] == "output/model.tar.gz"
     assert inputs["test"] == {
         "Get": "Steps.BuildFeatures.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
     }
@@ -101,10 +109,48 @@ def test_registration_targets_the_model_package_group_with_the_approval_paramete
     assert arguments["ModelPackageGroupName"] == names.model_package_group
     assert arguments["ModelApprovalStatus"] == {"Get": "Parameters.ApprovalStatus"}
     container = arguments["InferenceSpecification"]["Containers"][0]
-    assert container["ModelDataUrl"] == {
-        "Get": f"Steps.{REGISTER.model_step}.ModelArtifacts.S3ModelArtifacts"
+    model_data = container["ModelDataUrl"]["Std:Join"]["Values"]
+    assert model_data[3] == {
+        "Get": f"Steps.{REGISTER.model_step}.TrainingJobSummaries[0].TrainingJobName"
     }
     statistics = arguments["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["ContentType"] == "application/json"
     parameters = {p["Name"]: p for p in document["Parameters"]}
     assert parameters["ApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
+
+
+def test_training_is_a_tuning_step_over_the_shared_search_space(definition):
+    from securebank.pipelines.sagemaker_definition import TUNING_MAX_SECONDS, TUNING_TRIALS
+    from securebank.training.train import OBJECTIVE_METRIC
+    from securebank.training.tuning import SEARCH_SPACE
+
+    _, document = definition
+    train = _steps(document)["Train"]
+    assert train["Type"] == "Tuning"
+    config = train["Arguments"]["HyperParameterTuningJobConfig"]
+    assert config["HyperParameterTuningJobObjective"] == {
+        "Type": "Maximize",
+        "MetricName": OBJECTIVE_METRIC,
+    }
+    assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == TUNING_TRIALS
+    assert config["ResourceLimits"]["MaxRuntimeInSeconds"] == TUNING_MAX_SECONDS
+    ranges = config["ParameterRanges"]
+    declared = {
+        r["Name"]: (float(r["MinValue"]), float(r["MaxValue"]), r["ScalingType"])
+        for kind in ("IntegerParameterRanges", "ContinuousParameterRanges")
+        for r in ranges[kind]
+    }
+    assert declared == {r.name: (r.low, r.high, r.scaling) for r in SEARCH_SPACE}
+    job = train["Arguments"]["TrainingJobDefinition"]
+    (metric,) = job["AlgorithmSpecification"]["MetricDefinitions"]
+    import re
+
+    assert re.search(metric["Regex"], "x\nvalidation_ap=0.731200\n").group(1) == "0.731200"
+    static = job["StaticHyperParameters"]
+    assert not set(static) & {r.name for r in SEARCH_SPACE}
+    number_of_rounds = {"Get": "Parameters.NumRound"}
+    assert static["num_round"] == {"Std:Join": {"On": "", "Values": [number_of_rounds]}}
+    parameters = {p["Name"] for p in document["Parameters"]}
+    plan = {"HistoryStart", "TrainDays", "ValidationDays", "TestDays", "LabelDelayDays"}
+    assert plan <= parameters
+    assert "TuningTrials" not in parameters  # local-only: SageMaker's bounds are fixed above
