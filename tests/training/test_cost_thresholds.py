@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -106,17 +107,23 @@ def test_training_writes_the_profile_and_uses_the_cost_rule_when_asked(
         (tmp_path / name).mkdir()
         _split(3000, seed, start).to_parquet(tmp_path / name / "part.parquet")
     hps = {"num_round": "20", "nthread": "1"}
-    if by_cost:
+    channels = {
+        "SM_CHANNEL_TRAIN": str(tmp_path / "train"),
+        "SM_CHANNEL_VALIDATION": str(tmp_path / "validation"),
+        "SM_CHANNEL_REFIT": str(tmp_path / "refit"),  # empty: no refit
+    }
+    (tmp_path / "refit").mkdir()
+    if by_cost:  # and refitted on train + validation: thresholds and profile carried over
         hps |= {"review_cost": "5", "decline_cost": "25", "review_capacity": "10"}
+        for name in ("train", "validation"):
+            shutil.copy(tmp_path / name / "part.parquet", tmp_path / "refit" / f"{name}.parquet")
     manifest = train.main(
         [],
-        {
-            "SM_CHANNEL_TRAIN": str(tmp_path / "train"),
-            "SM_CHANNEL_VALIDATION": str(tmp_path / "validation"),
-            "SM_MODEL_DIR": str(tmp_path / "model"),
-            "SM_HPS": json.dumps(hps),
-        },
+        {**channels, "SM_MODEL_DIR": str(tmp_path / "model"), "SM_HPS": json.dumps(hps)},
     )
+    cuts = manifest.cost_profile["thresholds"]
+    assert cuts == sorted(cuts, reverse=True)
+    assert ("refit_rows" in manifest.hyperparameters) is by_cost
     assert manifest.cost_profile["transactions"] == 3000
     assert manifest.cost_profile["days"] == pytest.approx(2999 / 1440)
     assert manifest.threshold_rule.startswith("cost: " if by_cost else "review: top")
@@ -141,3 +148,16 @@ def test_training_writes_the_profile_and_uses_the_cost_rule_when_asked(
     )
     assert main(["thresholds", "--review-cost", "5", "--decline-cost", "1"]) == 1
     assert "exactly one of --model N or --model-dir" in capsys.readouterr().err
+
+
+def test_the_profile_is_carried_to_a_refitted_models_scale():
+    from securebank.training.thresholds import carry_profile
+
+    y, scores, amounts = _data(5000, 9)
+    profile = score_profile(y, scores, amounts, days=5)
+    refit_scores = scores**2  # a monotone change of scale: every cut flags the same rows
+    carried = carry_profile(profile, scores, refit_scores)
+    assert carried.flagged == profile.flagged
+    for old, new in zip(profile.thresholds, carried.thresholds, strict=True):
+        assert np.mean(scores >= old) == np.mean(refit_scores >= new) or old == 1.0
+    assert carried.thresholds == sorted(carried.thresholds, reverse=True)
