@@ -120,10 +120,17 @@ def compare(
         pc.cast(history["event_time"], pa.timestamp("ms", tz="UTC")), pa.int64()
     ).to_numpy()
     fields = ["transaction_id", *TRANSACTION_FIELDS]
-    rows = {r["transaction_id"]: r for r in history.select(fields).to_pylist()}
-    time_by_id = dict(zip(history["transaction_id"].to_pylist(), times_ms.tolist(), strict=True))
     start_ms = int(start.timestamp() * 1000)
-    keep = np.array([time_by_id[t] >= start_ms for t in online.transaction_ids], dtype=bool)
+    in_period = history.filter(pa.array(times_ms >= start_ms))
+    rows = {r["transaction_id"]: r for r in in_period.select(fields).to_pylist()}
+    time_by_id = dict(
+        zip(
+            in_period["transaction_id"].to_pylist(),
+            times_ms[times_ms >= start_ms].tolist(),
+            strict=True,
+        )
+    )
+    keep = np.array([t in time_by_id for t in online.transaction_ids], dtype=bool)
     vectors = online.vectors[keep]
     ids = [t for t, k in zip(online.transaction_ids, keep, strict=True) if k]
     decided: dict[str, np.ndarray] = {}
