@@ -13,7 +13,7 @@ from securebank.aws import AwsClients
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
-from securebank.rules.ruleset import RuleSetError
+from securebank.rules.ruleset import RuleSetError, parse_rules
 from securebank.rules.store import (
     RuleListStore,
     RuleSetStore,
@@ -104,7 +104,10 @@ def list_command() -> None:
     for column in ("version", "status", "rules", "proposed by", "approved by", "reason", "active"):
         table.add_column(column)
     for v in versions.versions():
-        rules = v.text.count("\n  - ") + v.text.count("\n- ")
+        try:
+            rules = len(parse_rules(v.text))
+        except RuleSetError:
+            rules = "?"
         table.add_row(
             str(v.version),
             v.status,
