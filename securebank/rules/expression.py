@@ -277,10 +277,16 @@ def _set_test(name: str, values: frozenset, negate: bool) -> Condition:
     return lambda r, lists: r[name] in values
 
 
+_NO_MEMBERS: frozenset = frozenset()
+
+
 def _list_test(name: str, list_name: str, negate: bool) -> Condition:
+    """A list absent from `lists` has no members."""
     if negate:
-        return lambda r, lists: (v := r[name]) is not None and v not in lists[list_name]
-    return lambda r, lists: r[name] in lists[list_name]
+        return lambda r, lists: (
+            (v := r[name]) is not None and v not in lists.get(list_name, _NO_MEMBERS)
+        )
+    return lambda r, lists: r[name] in lists.get(list_name, _NO_MEMBERS)
 
 
 def _missing_test(name: str, kind: str, negate: bool) -> Condition:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from securebank.rules.expression import MAX_DEPTH, RuleSyntaxError, compile_condition, list_names
 
@@ -126,3 +128,48 @@ def test_depth_and_size_are_bounded():
     with pytest.raises(RuleSyntaxError, match="longer than"):
         compile_condition("count > 1 or " * 500 + "count > 1", FIELDS)
     assert compile_condition("(" * 10 + "count > 1" + ")" * 10, FIELDS)({"count": 2}, {})
+
+
+_WORDS = st.sampled_from(
+    [
+        "count",
+        "amount",
+        "mcc",
+        "card",
+        "and",
+        "or",
+        "not",
+        "in",
+        "list",
+        "is",
+        "missing",
+        "(",
+        ")",
+        ",",
+        "<",
+        ">=",
+        "==",
+        "!=",
+        "1",
+        "-2.5e3",
+        "'x'",
+        '"7995"',
+        "blocked",
+        "__x",
+        ";",
+        "=",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.lists(_WORDS, max_size=12).map(" ".join)))
+def test_any_text_compiles_or_gets_a_rule_syntax_error(text):
+    try:
+        condition = compile_condition(text, FIELDS)
+    except RuleSyntaxError as error:
+        assert str(error)
+        return
+    row = {"count": 1.0, "amount": math.nan, "other": 0.0, "mcc": None, "card": "c"}
+    assert condition(row, {"blocked": frozenset({"c"})}) in (True, False)
+    assert condition(row, {}) in (True, False)  # a list not given has no members
