@@ -10,7 +10,7 @@ DEMO_TRANSACTIONS ?= 200000
 CHECKOV := .venv-checkov
 CHECKOV_INSTALLED := $(CHECKOV)/.installed
 
-.PHONY: install demo test test-slow lint lint-terraform format bench lock clean
+.PHONY: install demo test test-slow lint lint-terraform format bench lock clean browser
 
 $(INSTALLED): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,17 @@ install: $(INSTALLED)
 demo: install
 	$(BIN)/securebank demo --transactions $(DEMO_TRANSACTIONS) --home $(DEMO_DIR)
 
-test: install lint lint-terraform
+test: install lint lint-terraform browser
 	$(BIN)/python -m pytest
+
+# The analyst console's test drives a real browser: Debian's chromium and its driver, installed
+# only when missing (apt-get needs root, or sudo).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow
@@ -57,6 +66,7 @@ bench: install
 	$(BIN)/python benchmarks/importer.py
 	$(BIN)/python benchmarks/rules.py
 	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/chaos.py
 
 lock: install
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^securebank' > constraints.txt

@@ -103,7 +103,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         runtime_endpoint_url=server.url,
         local=True,
     )
-    handler._parts = build_parts(config, scorer_aws)
+    handler.configure(build_parts(config, scorer_aws))
     rows = select(read_transactions(Path(data)), None, None).to_pylist()
     split = next(i for i, r in enumerate(rows) if r["event_time"].date().isoformat() >= stream_from)
     live = rows[split:]

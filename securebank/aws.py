@@ -14,6 +14,15 @@ from botocore.config import Config
 #: Credentials for the local stack, which accepts any; never used against AWS.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
+#: Every shared client: adaptive retry mode (exponential backoff plus client-side rate limiting
+#: on throttling), a bounded number of attempts, and enough pooled connections for the scorer's
+#: parallel conditional writes. Callers that pass their own `Config` (the single-attempt,
+#: budget-bound endpoint client) get exactly that config instead.
+DEFAULT_CONFIG = Config(
+    retries={"mode": "adaptive", "total_max_attempts": 5},
+    max_pool_connections=32,
+)
+
 
 @dataclass
 class AwsClients:
@@ -34,14 +43,21 @@ class AwsClients:
     def session(self) -> boto3.Session:
         return self._session
 
-    def client(self, service: str, config: Config | None = None) -> Any:
-        """A client for `service`; with `config`, a fresh one (timeouts differ per use)."""
-        if config is None and service in self._cache:
+    def client(
+        self, service: str, config: Config | None = None, endpoint_url: str | None = None
+    ) -> Any:
+        """A client for `service` with `DEFAULT_CONFIG`, cached; with `config` or `endpoint_url`,
+        a fresh one built with that config alone (timeouts and attempts differ per use) and
+        that endpoint (a local server found again after a restart)."""
+        fresh = config is not None or endpoint_url is not None
+        if not fresh and service in self._cache:
             return self._cache[service]
-        endpoint = self.endpoint_url
-        if service == "sagemaker-runtime" and self.runtime_endpoint_url:
+        endpoint = endpoint_url or self.endpoint_url
+        if service == "sagemaker-runtime" and self.runtime_endpoint_url and not endpoint_url:
             endpoint = self.runtime_endpoint_url
-        client = self._session.client(service, endpoint_url=endpoint, config=config)
-        if config is None:
+        client = self._session.client(
+            service, endpoint_url=endpoint, config=config or DEFAULT_CONFIG
+        )
+        if not fresh:
             self._cache[service] = client
         return client

@@ -15,6 +15,7 @@ from typing import Any
 from securebank import background
 from securebank.background import ServerInfo
 from securebank.resources import (
+    CASES_BY_STATUS_INDEX,
     DECISIONS_BY_CARD_INDEX,
     STATE_TTL_ATTRIBUTE,
     STREAM_SHARDS,
@@ -127,6 +128,7 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             BillingMode="PAY_PER_REQUEST",
         )
         created.append(f"dynamodb table {names.decisions_table}")
+    created += _provision_operations(dynamodb, names, tables)
     if names.idempotency_table not in tables:
         dynamodb.create_table(
             TableName=names.idempotency_table,
@@ -157,4 +159,41 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             Attributes={"RawMessageDelivery": "true"},
         )
         created.append(f"sns topic {names.alerts_topic} → sqs {names.alerts_queue}")
+    return created
+
+
+def _provision_operations(dynamodb: Any, names: ResourceNames, tables: set[str]) -> list[str]:
+    """The fraud-operations tables: cases (queue by status) and labels (streamed)."""
+    created = []
+    if names.cases_table not in tables:
+        dynamodb.create_table(
+            TableName=names.cases_table,
+            KeySchema=[{"AttributeName": "case_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": "case_id", "AttributeType": "S"},
+                {"AttributeName": "status", "AttributeType": "S"},
+                {"AttributeName": "created_at", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": CASES_BY_STATUS_INDEX,
+                    "KeySchema": [
+                        {"AttributeName": "status", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        created.append(f"dynamodb table {names.cases_table}")
+    if names.labels_table not in tables:
+        dynamodb.create_table(
+            TableName=names.labels_table,
+            KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )
+        created.append(f"dynamodb table {names.labels_table} (with stream)")
     return created

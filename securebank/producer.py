@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from securebank.reference import currency_exponent
+from securebank.retry import retry_leftovers
 
 PUT_LIMIT = 500
 
@@ -72,19 +73,17 @@ def send(
     chunk: list[dict[str, Any]] = []
     step = max(1, min(PUT_LIMIT, int(rate / 20) or 1))
 
-    def flush() -> None:
+    def put(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         nonlocal sent, resent
-        entries = chunk
-        while entries:
-            response = kinesis.put_records(StreamName=stream, Records=entries)
-            failed = [
-                e for e, r in zip(entries, response["Records"], strict=True) if "ErrorCode" in r
-            ]
-            sent += len(entries) - len(failed)
-            resent += len(failed)
-            entries = failed
-            if failed:
-                time.sleep(0.05)
+        response = kinesis.put_records(StreamName=stream, Records=entries)
+        failed = [e for e, r in zip(entries, response["Records"], strict=True) if "ErrorCode" in r]
+        sent += len(entries) - len(failed)
+        resent += len(failed)
+        return failed
+
+    def flush() -> None:
+        # throttled entries are re-sent with jittered backoff, a bounded number of times
+        retry_leftovers(put, chunk, what="kinesis put_records")
         if on_progress is not None:
             on_progress(sent)
 

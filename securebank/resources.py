@@ -13,6 +13,8 @@ STREAM_SHARDS = 2
 #: TTL attribute of the feature-state table; GSI of the decisions table.
 STATE_TTL_ATTRIBUTE = "expires_at"
 DECISIONS_BY_CARD_INDEX = "by-card"
+#: GSI of the cases table (status, created_at): the analysts' queue.
+CASES_BY_STATUS_INDEX = "by-status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,17 @@ class ResourceNames:
     def rule_lists_table(self) -> str:
         """Named lists the rules read (keys `list_name`, `value`)."""
         return f"{self.base}-rule-lists"
+
+    @property
+    def cases_table(self) -> str:
+        """One item per case (key `case_id` = transaction id; GSI by status and creation)."""
+        return f"{self.base}-cases"
+
+    @property
+    def labels_table(self) -> str:
+        """One item per labelled transaction, with its history (key `transaction_id`); its
+        stream feeds the online merchant state."""
+        return f"{self.base}-labels"
 
     @property
     def idempotency_table(self) -> str:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 from securebank.aws import AwsClients
-from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
+from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import load_model_bytes
 from securebank.registry import ModelRegistry
 from securebank.rules.active import ActiveRules
 from securebank.rules.store import RuleListStore, RuleSetStore, create_tables
 from securebank.s3io import read_bytes
-from securebank.scorer.decision_store import DecisionWriter
+from securebank.scorer.decision_store import DecisionStore
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
 from securebank.scorer.processor import ScorerParts
-from securebank.scorer.scoring import EndpointScorer, FallbackScorer
+from securebank.scorer.scoring import CircuitBreaker, EndpointScorer, FallbackScorer
 from securebank.scorer.state_store import FeatureStateStore
 from securebank.settings import Settings, get_settings
 
@@ -21,7 +24,19 @@ class NoFallbackModel(RuntimeError):
     """No approved model version to fall back to: the scorer refuses to start without one."""
 
 
-def build_parts(settings: Settings | None = None, aws: AwsClients | None = None) -> ScorerParts:
+#: Parallel conditional writes per container (decisions, state items).
+WRITE_THREADS = 16
+
+
+def build_parts(
+    settings: Settings | None = None,
+    aws: AwsClients | None = None,
+    *,
+    endpoint: bool = True,
+    resolve_endpoint_url: Callable[[], str | None] | None = None,
+) -> ScorerParts:
+    """The scorer's adapters. `endpoint=False` scores with the fallback only;
+    `resolve_endpoint_url` says where the endpoint is now (a local server that may move)."""
     settings = settings or get_settings()
     names = settings.names
     aws = aws or AwsClients(
@@ -58,13 +73,23 @@ def build_parts(settings: Settings | None = None, aws: AwsClients | None = None)
         refresh_seconds=settings.rules_refresh_seconds,
     )
     shards = aws.client("kinesis").list_shards(StreamName=names.stream)["Shards"]
+    pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="scorer-write")
     return ScorerParts(
-        states=FeatureStateStore(dynamodb, names.feature_table, [s["ShardId"] for s in shards]),
-        decisions=DecisionWriter(dynamodb, names.decisions_table),
+        states=FeatureStateStore(
+            dynamodb, names.feature_table, [s["ShardId"] for s in shards], pool
+        ),
+        decisions=DecisionStore(dynamodb, names.decisions_table, pool),
         lake=LakeWriter(aws.client("s3"), names.lake_bucket),
         alerts=AlertPublisher(sns, topic_arn),
         dead_letters=DeadLetterQueue(sqs, dlq_url),
-        endpoint=EndpointScorer(aws, names.endpoint, list(FEATURE_NAMES)),
+        endpoint=EndpointScorer(
+            aws,
+            names.endpoint,
+            resolve_url=resolve_endpoint_url,
+            breaker=CircuitBreaker(),
+        )
+        if endpoint
+        else None,
         fallback=FallbackScorer(model, version),
         feature_set_version=FEATURE_SET_VERSION,
         latency_budget_ms=settings.latency_budget_ms,

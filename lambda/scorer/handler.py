@@ -1,13 +1,17 @@
 """The Lambda handler for the transaction stream (Kinesis event source, ReportBatchItemFailures).
 
-Short by design: build the adapters once per container from settings, score the batch with
-`process_batch`, emit metrics, and report failures through Powertools' batch utility. A batch
-that fails as a whole (DynamoDB, SNS or S3 unavailable, a state conflict) reports every record,
-so Lambda retries it (bisecting on error) and the retry skips what was already done.
+Short by design: score the batch with `process_batch`, emit metrics, and report failures through
+Powertools' batch utility. A batch that fails as a whole (DynamoDB, SNS or S3 unavailable, a
+state item that kept changing under it) reports every record, so Lambda retries it (bisecting on
+error) and the retry redoes only what is missing.
+
+The adapters are built from settings at the first batch of a container; `configure()` is the one
+seam through which the local runner, benchmarks and tests hand in their own.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,14 +27,23 @@ from securebank.scorer.processor import BatchReport, ScorerParts, process_batch
 
 logger = Logger(service="securebank-scorer")
 metrics = Metrics(namespace="SecureBank", service="securebank-scorer")
-_parts: ScorerParts | None = None
+_configured: ScorerParts | None = None
+_lock = threading.Lock()
 
 
-def parts() -> ScorerParts:
-    global _parts
-    if _parts is None:
-        _parts = build_parts()
-    return _parts
+def configure(parts: ScorerParts | None) -> None:
+    """Score with `parts` from now on; None: build them from settings at the next batch."""
+    global _configured
+    with _lock:
+        _configured = parts
+
+
+def _parts() -> ScorerParts:
+    global _configured
+    with _lock:
+        if _configured is None:
+            _configured = build_parts()
+        return _configured
 
 
 def record_metrics(report: BatchReport) -> None:
@@ -41,8 +54,11 @@ def record_metrics(report: BatchReport) -> None:
     metrics.add_metric("Alerts", MetricUnit.Count, report.alerts)
     metrics.add_metric("DeadLetters", MetricUnit.Count, report.invalid)
     metrics.add_metric(
-        "Redelivered", MetricUnit.Count, report.skipped_redelivered + report.duplicates
+        "Redelivered",
+        MetricUnit.Count,
+        report.skipped_redelivered + report.duplicates + report.resumed,
     )
+    metrics.add_metric("StateConflicts", MetricUnit.Count, report.state_conflicts)
 
 
 @metrics.log_metrics
@@ -50,7 +66,7 @@ def record_metrics(report: BatchReport) -> None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failure: Exception | None = None
     try:
-        report = process_batch(event["Records"], parts())
+        report = process_batch(event["Records"], _parts())
         record_metrics(report)
         logger.info(
             "batch scored",
@@ -58,9 +74,11 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 "records": report.records,
                 "decided": report.decided,
                 "invalid": report.invalid,
+                "duplicates": report.duplicates,
                 "fallback": report.fallback,
                 "fallback_reason": report.fallback_reason,
                 "alerts": report.alerts,
+                "state_conflicts": report.state_conflicts,
                 "batch_ms": round(report.seconds * 1000, 1),
             },
         )

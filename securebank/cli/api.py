@@ -32,10 +32,21 @@ def key_create_command(
     burst: Annotated[
         int, typer.Option(min=500, help="Burst size (at least one 500-transaction batch).")
     ] = 1000,
+    scope: Annotated[
+        list[str] | None, typer.Option(help="ingest (default) and/or analyst (cases, outcomes).")
+    ] = None,
 ) -> None:
     """Create a key; it is printed once and stored only as a hash."""
-    key, record = key_store(context.settings()).create(name, rate, burst)
-    console.print(f"key {record.key_id} for {name} ({rate:g}/s, burst {burst}); keep it now:")
+    try:
+        key, record = key_store(context.settings()).create(
+            name, rate, burst, tuple(scope or ("ingest",))
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    console.print(
+        f"key {record.key_id} for {name} ({rate:g}/s, burst {burst}, "
+        f"scopes {','.join(record.scopes)}); keep it now:"
+    )
     print(key)
 
 
@@ -44,8 +55,11 @@ def key_list_command() -> None:
     """Key ids, names and limits (never the keys)."""
     for record in key_store(context.settings()).list():
         limits = f"{record.rate_per_second:g}/s, burst {record.burst}"
+        scopes = ",".join(record.scopes)
         revoked = f"  revoked {record.revoked_at}" if record.revoked_at else ""
-        console.print(f"{record.key_id}  {record.name}  {limits}  {record.created_at}{revoked}")
+        console.print(
+            f"{record.key_id}  {record.name}  {limits}  {scopes}  {record.created_at}{revoked}"
+        )
 
 
 @keys_app.command("revoke")
@@ -72,6 +86,7 @@ def serve_command(
     ] = "dynamodb",
 ) -> None:
     """Serve POST /transactions on 127.0.0.1 in the foreground; SIGTERM drains and stops."""
+    from securebank.cases.service import Operations
     from securebank.graceful import serve_until_terminated
     from securebank.ingest.idempotency import DynamoIdempotency
     from securebank.ingest.server import IngestServer
@@ -101,6 +116,7 @@ def serve_command(
             key_store(config),
             claims,
             workers=workers,
+            operations=Operations.build(aws, config.names),
         )
     except OSError as error:
         raise UserError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from error

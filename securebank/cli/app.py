@@ -15,6 +15,7 @@ from securebank.cli import (
     endpoint,
     features,
     model,
+    operations,
     pipeline,
     replay,
     rules,
@@ -51,6 +52,7 @@ app.add_typer(rules.app, name="rules")
 app.command("thresholds")(thresholds.thresholds_command)
 app.command("replay")(replay.replay_command)
 app.command("load")(api.load_command)
+operations.register(app, analytics.monitor_app)
 
 
 def _say(line: str) -> None:

@@ -2,7 +2,8 @@
 
 data → pipeline → approve → deploy → endpoint → bootstrap the feature store → stream (send and
 score at once, with the live view) → summary → analytics, drift, audit report and the HTML run
-report; the servers it started are stopped at the end.
+report → fraud operations (cases, outcomes, labels stream, performance, console); the servers it
+started are stopped at the end.
 Each step is the real command, run as its own process and printed first.
 """
 
@@ -120,6 +121,9 @@ def demo_command(
             env=env,
         )
         _command("report", "run", "--out", str(report), env=env)
+        from securebank.cli.operations_demo import run_operations_demo
+
+        run_operations_demo(_command, env, Path(data), stream_from, stream, home, version)
     finally:
         _stop_servers(env)
     console.print(f"\ndemo finished; the report is {report.resolve()}")

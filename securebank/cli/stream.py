@@ -219,27 +219,30 @@ def run_command(
 
 
 def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retries):
-    from securebank.cli.endpoint import running_server
+    from securebank import background
+    from securebank.cli.endpoint import server_file
     from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig
     from securebank.scorer import handler
     from securebank.scorer.assembly import NoFallbackModel, build_parts
 
-    server = running_server(config)
-    runtime_url = config.runtime_endpoint_url or (server.url if server else None)
-    scorer_aws = type(aws)(
-        region=aws.region,
-        endpoint_url=aws.endpoint_url,
-        runtime_endpoint_url=runtime_url,
-        local=True,
-    )
+    def resolve_endpoint_url() -> str | None:
+        """Where the model server is registered now (a restarted one may have a new port).
+
+        Only the registration is read: the scorer's own call is the health check."""
+        if config.runtime_endpoint_url:
+            return config.runtime_endpoint_url
+        try:
+            info = background.ServerInfo(**json.loads(server_file(config).read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+        return info.url if background.alive(info.pid) else None
+
     try:
-        handler._parts = build_parts(config, scorer_aws)
+        handler.configure(build_parts(config, aws, resolve_endpoint_url=resolve_endpoint_url))
     except NoFallbackModel as error:
         raise UserError(
             f"{error}: approve a version first (`securebank model approve N`)"
         ) from error
-    if runtime_url is None:
-        handler._parts.endpoint = None
     sqs = aws.client("sqs")
     mapping = EventSourceMapping.for_stream(
         kinesis=aws.client("kinesis"),

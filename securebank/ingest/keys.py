@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 PREFIX = "sbk_"
+#: What a key may do: `ingest` sends transactions, `analyst` works cases and outcomes.
+SCOPES = ("ingest", "analyst")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class ApiKey:
     burst: int
     created_at: str
     revoked_at: str | None = None
+    #: Records written before scopes existed are ingest keys.
+    scopes: tuple[str, ...] = ("ingest",)
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
 
 
 def _digest(key: str) -> str:
@@ -55,16 +62,32 @@ class KeyStore:
     def _load(self) -> dict[str, ApiKey]:
         if not self.path.is_file():
             return {}
-        return {k: ApiKey(**v) for k, v in json.loads(self.path.read_text()).items()}
+        return {
+            k: ApiKey(**{**v, "scopes": tuple(v.get("scopes", ("ingest",)))})
+            for k, v in json.loads(self.path.read_text()).items()
+        }
 
     def create(
-        self, name: str, rate_per_second: float = 200.0, burst: int = 1000
+        self,
+        name: str,
+        rate_per_second: float = 200.0,
+        burst: int = 1000,
+        scopes: tuple[str, ...] = ("ingest",),
     ) -> tuple[str, ApiKey]:
         """A new key: returns the key itself (shown once) and what is stored."""
+        unknown = [s for s in scopes if s not in SCOPES]
+        if unknown or not scopes:
+            raise ValueError(f"scopes must be some of {', '.join(SCOPES)} (got {list(scopes)})")
         key_id = secrets.token_hex(4)
         key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         record = ApiKey(
-            key_id, name, _digest(key), rate_per_second, burst, datetime.now(UTC).isoformat()
+            key_id,
+            name,
+            _digest(key),
+            rate_per_second,
+            burst,
+            datetime.now(UTC).isoformat(),
+            scopes=tuple(dict.fromkeys(scopes)),
         )
         with self._lock:
             keys = self._load()

@@ -157,10 +157,13 @@ class IngestServer(DrainingServer, _BoundedPool, HTTPServer):
         workers: int = 32,
         queue_size: int = 256,
         read_timeout: float = READ_TIMEOUT_SECONDS,
+        operations: Any | None = None,
     ) -> None:
         self.workers, self.queue_size, self.read_timeout = workers, queue_size, read_timeout
         super().__init__(address, IngestHandler)
         self.kinesis, self.stream, self.keys, self.idempotency = kinesis, stream, keys, idempotency
+        #: Case and outcome routes (securebank/cases/http.py), when given.
+        self.operations = operations
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
         self.start_workers()
@@ -251,13 +254,27 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _operations(self, method: str) -> bool:
+        """Serve a case or outcome route (analyst keys only); False when not one."""
+        from securebank.cases import http
+
+        if self.server.operations is None or not http.owns(self.path):
+            return False
+        status = http.serve(self, method)
+        log.info("%s %s %d", method, http.route_name(self.path), status)
+        return True
+
     def do_GET(self) -> None:
+        if self._operations("GET"):
+            return
         if self.path == "/health":
             self._send(200, {"status": "ok"})
         else:
             self._send(404, {"message": "not found"})
 
     def do_POST(self) -> None:
+        if self._operations("POST"):
+            return
         started = time.perf_counter()
         status, counts, key_id = self._post()
         log.info(
@@ -284,6 +301,8 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         key = self.server.keys.verify(presented)
         if key is None:
             return self._refuse(403, "invalid API key", "?")
+        if not key.allows("ingest"):
+            return self._refuse(403, "this API key lacks the ingest scope", key.key_id)
         if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length") is None:
             self.close_connection = True
             return self._refuse(411, "Content-Length is required (no chunked bodies)", key.key_id)

@@ -90,3 +90,39 @@ def card_count(aws, card_id: str) -> int:
     )["Item"]
     state = decode_card({k: TypeDeserializer().deserialize(v) for k, v in item.items()})
     return state.version
+
+
+class DynamoItemCounter:
+    """Counts DynamoDB item reads and writes a client makes (batched calls count each item)."""
+
+    def __init__(self, client) -> None:
+        self.reads = 0
+        self.writes = 0
+        self.calls = 0
+        client.meta.events.register("before-parameter-build.dynamodb.*", self._count)
+
+    def _count(self, model, params, **_) -> None:
+        self.calls += 1
+        name = model.name
+        if name == "BatchGetItem":
+            self.reads += sum(len(t["Keys"]) for t in params["RequestItems"].values())
+        elif name == "BatchWriteItem":
+            self.writes += sum(len(t) for t in params["RequestItems"].values())
+        elif name in ("GetItem", "Query"):
+            self.reads += 1
+        elif name in ("PutItem", "UpdateItem", "DeleteItem"):
+            self.writes += 1
+
+
+def lake_rows(aws) -> list[dict[str, Any]]:
+    """Every row of every decisions object in the lake (duplicates kept)."""
+    import json
+
+    s3 = aws.client("s3")
+    bucket = aws.names.lake_bucket
+    rows = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="decisions/"):
+        for item in page.get("Contents", []):
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            rows += [json.loads(line) for line in body.splitlines()]
+    return rows

@@ -106,8 +106,7 @@ def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, t
     from tests.scorer.conftest import scorer_clients
 
     settings, aws = stream_env
-    handler._parts = build_parts(settings, scorer_clients(aws, None))
-    handler._parts.endpoint = None
+    handler.configure(build_parts(settings, scorer_clients(aws, None), endpoint=False))
     rows = stream_rows(trained, 400)
     send(
         aws.client("kinesis"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -19,10 +20,7 @@ def _parts(stream_env, runtime_url=None, **overrides):
     settings, aws = stream_env
     if overrides:
         settings = settings.model_copy(update=overrides)
-    parts = build_parts(settings, scorer_clients(aws, runtime_url))
-    if runtime_url is None:
-        parts.endpoint = None
-    return parts
+    return build_parts(settings, scorer_clients(aws, runtime_url), endpoint=runtime_url is not None)
 
 
 @pytest.fixture
@@ -133,7 +131,7 @@ def test_a_crash_after_decisions_before_state_is_repaired_on_retry(stream_env, r
     assert len(decisions(aws)) == 50 and card_count(aws, card) == before
     monkeypatch.setattr(parts.states, "save", save)
     retry = process_batch(batch, parts)
-    assert retry.decided == 0 and retry.duplicates == 50
+    assert retry.decided == 0 and retry.resumed == 50 and retry.duplicates == 0
     assert card_count(aws, card) == before + sum(r["card_id"] == card for r in rows[:50])
     assert len(decisions(aws)) == 50
 
@@ -178,3 +176,61 @@ def test_a_slow_endpoint_is_abandoned_within_the_budget(stream_env, rows):
     assert report.fallback == 20 and report.fallback_reason == "ReadTimeoutError"
     assert report.decided == 20
     assert report.scoring_ms < 1500
+
+
+def _killable_server(config):
+    """A model server whose kill() drops every connection, as a killed process would."""
+    from securebank.inference.endpoint import Endpoint
+    from securebank.inference.server import ModelServer, start_in_thread
+
+    class Killable(ModelServer):
+        def process_request(self, request, client_address):
+            self.accepted.append(request)
+            super().process_request(request, client_address)
+
+        def kill(self):
+            self.shutdown()
+            self.server_close()
+            for sock in self.accepted:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    server = Killable(("127.0.0.1", 0), Endpoint())
+    server.accepted = []  # the sockets it accepted
+    start_in_thread(server)
+    server.endpoint.apply(config)
+    return server
+
+
+def test_moved_endpoint_is_found_again_by_the_half_open_probe(stream_env, model_server, rows):
+    from securebank.inference.endpoint import EndpointConfig
+    from securebank.scorer.scoring import CircuitBreaker
+
+    settings, aws = stream_env
+    spec = model_server[2]
+    config = EndpointConfig(settings.names.endpoint, (spec,))
+    first = _killable_server(config)
+    where = [first.url]
+    parts = build_parts(settings, scorer_clients(aws, None), resolve_endpoint_url=lambda: where[0])
+    now = [0.0]
+    parts.endpoint.breaker = CircuitBreaker(failure_threshold=2, open_s=1.0, clock=lambda: now[0])
+    batches = iter(kinesis_event(rows[i : i + 10], first_seq=i + 1) for i in range(0, 100, 10))
+
+    def scored_by():
+        report = process_batch(next(batches), parts)
+        return "endpoint" if report.fallback == 0 else report.fallback_reason
+
+    assert scored_by() == "endpoint"
+    first.kill()  # the endpoint goes away ...
+    assert [scored_by(), scored_by()] == ["EndpointConnectionError"] * 2
+    assert scored_by() == "circuit open"  # ... the breaker stops calling it
+    restarted = _killable_server(config)
+    try:
+        where[0] = restarted.url  # ... it comes back on another port
+        assert scored_by() == "circuit open"
+        now[0] = 1.5  # the breaker's open time has passed: one probe, at the new address
+        assert [scored_by(), scored_by()] == ["endpoint", "endpoint"]
+    finally:
+        restarted.kill()
+    assert len(decisions(aws)) == 70

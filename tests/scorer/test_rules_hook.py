@@ -48,8 +48,7 @@ def _check(made, blocked_card, version):
 def test_rules_in_fallback_and_hot_reload(stream_env, trained):
     settings, aws = stream_env
     settings = settings.model_copy(update={"rules_refresh_seconds": 0.0})
-    parts = build_parts(settings, scorer_clients(aws, None))
-    parts.endpoint = None  # every batch in fallback
+    parts = build_parts(settings, scorer_clients(aws, None), endpoint=False)  # all in fallback
     dynamodb = aws.client("dynamodb")
     versions = RuleSetStore(dynamodb, aws.names.rules_table)
     lists = RuleListStore(dynamodb, aws.names.rule_lists_table)

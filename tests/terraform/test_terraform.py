@@ -12,6 +12,7 @@ import hcl2
 import pytest
 
 from securebank.resources import (
+    CASES_BY_STATUS_INDEX,
     DECISIONS_BY_CARD_INDEX,
     STATE_TTL_ATTRIBUTE,
     STREAM_SHARDS,
@@ -106,11 +107,11 @@ def test_every_file_parses_and_defines_what_the_code_needs(config):
 
 
 def test_event_source_mapping_matches_the_scorers_contract(config):
-    (mapping,) = config["resource"]["aws_lambda_event_source_mapping"].values()
+    mapping = config["resource"]["aws_lambda_event_source_mapping"]["scorer"]
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["bisect_batch_on_function_error"] is True
     assert "on_failure" in mapping["destination_config"][0]
-    (function,) = config["resource"]["aws_lambda_function"].values()
+    function = config["resource"]["aws_lambda_function"]["scorer"]
     assert function["package_type"] == "Image"
     assert function["tracing_config"][0]["mode"] == "Active"
 
@@ -160,6 +161,8 @@ def test_local_stack_creates_the_same_resources_as_terraform(config, aws):
     for resource, table_name in (
         ("feature_state", local["feature_table"]),
         ("decisions", local["decisions_table"]),
+        ("cases", local["cases_table"]),
+        ("labels", local["labels_table"]),
     ):
         live = dynamodb.describe_table(TableName=table_name)["Table"]
         declared = tables[resource]
@@ -167,6 +170,14 @@ def test_local_stack_creates_the_same_resources_as_terraform(config, aws):
         assert {a["AttributeName"]: a["AttributeType"] for a in live["AttributeDefinitions"]} == {
             a["name"]: a["type"] for a in declared["attribute"]
         }
+    (cases_index,) = dynamodb.describe_table(TableName=local["cases_table"])["Table"][
+        "GlobalSecondaryIndexes"
+    ]
+    (declared_cases_index,) = tables["cases"]["global_secondary_index"]
+    assert cases_index["IndexName"] == declared_cases_index["name"] == CASES_BY_STATUS_INDEX
+    labels_stream = dynamodb.describe_table(TableName=local["labels_table"])["Table"]
+    assert labels_stream["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
+    assert tables["labels"]["stream_view_type"] == "NEW_IMAGE"
     ttl = dynamodb.describe_time_to_live(TableName=local["feature_table"])
     assert ttl["TimeToLiveDescription"]["AttributeName"] == STATE_TTL_ATTRIBUTE
     assert tables["feature_state"]["ttl"][0]["attribute_name"] == STATE_TTL_ATTRIBUTE

@@ -1,0 +1,151 @@
+"""The case and outcome routes of the API server (securebank/ingest/server.py calls `serve`).
+
+`GET /cases` (the queue: open and assigned; `?status=resolved` for closed ones), `GET
+/cases/{id}`, `POST /cases/{id}/assign` `{"to": NAME}`, `POST /cases/{id}/outcome` `{"outcome":
+"fraud"|"legit"|"unknown", "note": TEXT}`, `POST /outcomes` `{"outcomes": [{transaction_id,
+reported_at, is_fraud?, source?}]}`. Every route needs an API key with the `analyst` scope (an
+ingest key gets 403); the key's name is who the audit trail records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from securebank.cases.model import CaseConflict, CaseError, CaseStatus, check_name
+from securebank.cases.service import Operations
+from securebank.cases.store import CaseNotFound
+from securebank.ingest.keys import ApiKey
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_OUTCOMES = 5000
+SCOPE = "analyst"
+_CASE = re.compile(r"^/cases/([^/]+)$")
+_ACTION = re.compile(r"^/cases/([^/]+)/(outcome|assign)$")
+
+
+def owns(path: str) -> bool:
+    route = urlsplit(path).path
+    return route in ("/cases", "/outcomes") or route.startswith("/cases/")
+
+
+def route_name(path: str) -> str:
+    """The route without ids, for the access log (an id in a path is never logged)."""
+    route = urlsplit(path).path
+    if _ACTION.match(route):
+        return "/cases/{id}/" + route.rsplit("/", 1)[1]
+    if _CASE.match(route):
+        return "/cases/{id}"
+    return route if route in ("/cases", "/outcomes") else "/cases/..."
+
+
+def summary(case: Any) -> dict[str, Any]:
+    return {
+        "case_id": case.case_id,
+        "status": case.status.value,
+        "action": case.action,
+        "score": case.score,
+        "amount": case.amount,
+        "currency": case.currency,
+        "merchant_id": case.merchant_id,
+        "event_time": case.event_time,
+        "created_at": case.created_at,
+        "assignee": case.assignee,
+        "top_reasons": case.top_reasons(),
+    }
+
+
+def who(key: ApiKey) -> str:
+    try:
+        return check_name(key.name)
+    except CaseError:
+        return f"key-{key.key_id}"
+
+
+def handle(
+    operations: Operations, method: str, path: str, key: ApiKey, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    """(status, JSON document) for an authenticated request to one of these routes."""
+    if not key.allows(SCOPE):
+        return 403, {"message": "this API key lacks the analyst scope"}
+    parts = urlsplit(path)
+    route = parts.path
+    try:
+        if method == "GET" and route == "/cases":
+            query = parse_qs(parts.query)
+            statuses = query.get("status", ["open,assigned"])[0].split(",")
+            try:
+                wanted = tuple(CaseStatus(s) for s in statuses)
+                limit = min(max(int(query.get("limit", ["100"])[0]), 1), 1000)
+            except ValueError:
+                return 400, {"message": "status must be open, assigned or resolved; limit 1-1000"}
+            return 200, {"cases": [summary(c) for c in operations.cases.list(wanted, limit)]}
+        if method == "GET" and (match := _CASE.match(route)):
+            return 200, operations.cases.get(match.group(1)).as_dict()
+        if method != "POST":
+            return 405, {"message": f"{method} is not allowed here"}
+        document = _json(body)
+        if document is None:
+            return 400, {"message": "body must be a JSON object"}
+        if match := _ACTION.match(route):
+            case_id, action = match.groups()
+            if action == "assign":
+                case = operations.assign(case_id, str(document.get("to", "")), who(key))
+            else:
+                note = document.get("note", "")
+                if not isinstance(note, str):
+                    return 400, {"message": "note must be text"}
+                case = operations.resolve(case_id, str(document.get("outcome", "")), note, who(key))
+            return 200, case.as_dict()
+        if route == "/outcomes":
+            rows = document.get("outcomes", [document])
+            if not isinstance(rows, list) or not rows or len(rows) > MAX_OUTCOMES:
+                return 400, {"message": f'"outcomes" must be a list of 1-{MAX_OUTCOMES} rows'}
+            report = operations.import_outcomes(rows, by=who(key))
+            status = 400 if report.accepted == 0 else 202
+            return status, report.as_dict()
+    except CaseNotFound as error:
+        return 404, {"message": str(error)}
+    except CaseConflict as error:
+        return 409, {"message": str(error)}
+    except CaseError as error:
+        return 400, {"message": str(error)}
+    return 404, {"message": "not found"}
+
+
+def _json(body: bytes) -> dict[str, Any] | None:
+    try:
+        document = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def serve(handler: Any, method: str) -> int:
+    """Authenticate, read the body, answer; for the API server's handler. Returns the status."""
+    presented = handler.headers.get("x-api-key")
+    if not presented:
+        handler._skip_body()
+        handler._send(401, {"message": "missing x-api-key header"})
+        return 401
+    key = handler.server.keys.verify(presented)
+    if key is None:
+        handler._skip_body()
+        handler._send(403, {"message": "invalid API key"})
+        return 403
+    body = b""
+    if method == "POST":
+        try:
+            length = int(handler.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            handler.close_connection = True
+            handler._send(413, {"message": f"body must be at most {MAX_BODY_BYTES} bytes"})
+            return 413
+        body = handler.rfile.read(length)
+    status, document = handle(handler.server.operations, method, handler.path, key, body)
+    handler._send(status, document)
+    return status

@@ -1,0 +1,150 @@
+"""The case and outcome routes on the real API server, with ingest and analyst keys."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from securebank.cases.model import case_from_alert
+from securebank.cases.service import Operations
+from securebank.ingest.keys import KeyStore
+from securebank.ingest.limits import SeenWindow
+from securebank.ingest.server import IngestServer
+from tests.ops.helpers import alert_json, put_decision
+
+
+@pytest.fixture
+def api(aws, tmp_path):
+    keys = KeyStore(tmp_path / "keys.json")
+    ingest_key, _ = keys.create("producer")
+    analyst_key, _ = keys.create("alice", scopes=("analyst",))
+    operations = Operations.build(aws, aws.names)
+    server = IngestServer(
+        ("127.0.0.1", 0),
+        aws.client("kinesis"),
+        aws.names.stream,
+        keys,
+        SeenWindow(),
+        operations=operations,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.url, ingest_key, analyst_key, operations
+    server.shutdown()
+    server.server_close()
+
+
+def call(url: str, key: str | None, method: str = "GET", body=None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if key:
+        request.add_header("x-api-key", key)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_scopes_keep_ingest_and_analyst_keys_apart(api):
+    url, ingest_key, analyst_key, _ = api
+    assert call(f"{url}/cases", None)[0] == 401
+    assert call(f"{url}/cases", "sbk_0000_nope")[0] == 403
+    status, body = call(f"{url}/cases", ingest_key)
+    assert (status, body["message"]) == (403, "this API key lacks the analyst scope")
+    status, body = call(f"{url}/transactions", analyst_key, "POST", {"transaction_id": "x"})
+    assert (status, body["message"]) == (403, "this API key lacks the ingest scope")
+    status, body = call(f"{url}/cases/x/outcome", ingest_key, "POST", {"outcome": "fraud"})
+    assert status == 403
+
+
+def test_an_analyst_lists_reads_and_resolves_a_case_over_http(api):
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    status, body = call(f"{url}/cases", analyst_key)
+    assert status == 200 and [c["case_id"] for c in body["cases"]] == ["t-1"]
+    assert body["cases"][0]["top_reasons"] == ["card_count_1h"]
+    assert call(f"{url}/cases/t-1", analyst_key)[1]["status"] == "open"
+    status, body = call(f"{url}/cases/t-1/assign", analyst_key, "POST", {"to": "bob"})
+    assert (status, body["assignee"]) == (200, "bob")
+    status, body = call(
+        f"{url}/cases/t-1/outcome", analyst_key, "POST", {"outcome": "fraud", "note": "called"}
+    )
+    assert (status, body["status"], body["outcome"]) == (200, "resolved", "fraud")
+    assert body["audit"][-1]["who"] == "alice"
+    assert operations.labels.get("t-1").is_fraud is True
+    status, body = call(f"{url}/cases/t-1/outcome", analyst_key, "POST", {"outcome": "legit"})
+    assert status == 409 and "already resolved" in body["message"]
+    assert call(f"{url}/cases/nope", analyst_key)[0] == 404
+    assert call(f"{url}/cases/t-1/outcome", analyst_key, "POST", {"outcome": "x"})[0] == 400
+    assert call(f"{url}/cases?status=lost", analyst_key)[0] == 400
+    status, body = call(f"{url}/cases?status=resolved", analyst_key)
+    assert [c["case_id"] for c in body["cases"]] == ["t-1"]
+
+
+def test_outcomes_endpoint_takes_chargebacks_and_refuses_bad_rows(aws, api):
+    url, _, analyst_key, operations = api
+    put_decision(
+        aws.client("dynamodb"), aws.names.decisions_table, "t-7", "m-2", "2026-09-01T00:00:00Z"
+    )
+    status, body = call(
+        f"{url}/outcomes",
+        analyst_key,
+        "POST",
+        {
+            "outcomes": [
+                {"transaction_id": "t-7", "reported_at": "2026-09-20T00:00:00Z"},
+                {"transaction_id": "t-8", "reported_at": "never"},
+            ]
+        },
+    )
+    assert status == 202 and (body["accepted"], body["recorded"]) == (1, 1)
+    assert body["rejected"] == [
+        {"row": 2, "reason": "reported_at must be an ISO 8601 time", "transaction_id": "t-8"}
+    ]
+    record = operations.labels.get("t-7")
+    assert (record.merchant_id, record.source.value) == ("m-2", "chargeback")
+    assert call(f"{url}/outcomes", analyst_key, "POST", {"outcomes": []})[0] == 400
+
+
+def test_old_key_records_without_scopes_are_ingest_keys(tmp_path):
+    store = KeyStore(tmp_path / "keys.json")
+    key, record = store.create("old")
+    document = json.loads(store.path.read_text())
+    del document[record.key_id]["scopes"]
+    store.path.write_text(json.dumps(document))
+    assert store.verify(key).scopes == ("ingest",)
+    with pytest.raises(ValueError, match="scopes must be"):
+        store.create("x", scopes=("admin",))
+
+
+def test_card_numbers_are_refused_and_never_echoed_or_logged(api, caplog):
+    import logging
+
+    url, _, analyst_key, operations = api
+    pan = "4111111111111111"
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    with caplog.at_level(logging.INFO, logger="securebank.ingest"):
+        status, body = call(f"{url}/cases/{pan}", analyst_key)
+        assert status == 400 and pan not in json.dumps(body)
+        status, body = call(
+            f"{url}/cases/t-1/outcome",
+            analyst_key,
+            "POST",
+            {"outcome": "fraud", "note": f"card {pan} called"},
+        )
+        assert status == 400 and "card number" in body["message"] and pan not in json.dumps(body)
+        status, body = call(
+            f"{url}/outcomes",
+            analyst_key,
+            "POST",
+            {"outcomes": [{"transaction_id": pan, "reported_at": "2026-09-20"}]},
+        )
+        assert status == 400 and pan not in json.dumps(body)
+    assert pan not in caplog.text and "/cases/{id}" in caplog.text
+    assert operations.cases.get("t-1").status.value == "open"
