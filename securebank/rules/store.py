@@ -54,31 +54,39 @@ def _key(version: int) -> dict[str, Any]:
 
 
 def create_tables(dynamodb: Any, versions_table: str, lists_table: str) -> list[str]:
-    """Create the two tables if missing (the local stack; terraform/rules.tf in AWS)."""
-    existing = set(dynamodb.list_tables().get("TableNames", []))
-    created = []
-    if versions_table not in existing:
-        dynamodb.create_table(
-            TableName=versions_table,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        created.append(versions_table)
-    if lists_table not in existing:
-        dynamodb.create_table(
-            TableName=lists_table,
-            KeySchema=[
+    """Create the two tables if missing (the local stack; terraform/rules.tf in AWS).
+
+    Safe to call from several processes at once: a table created meanwhile counts as there.
+    """
+    existing: set[str] = set()
+    for page in dynamodb.get_paginator("list_tables").paginate():
+        existing |= set(page.get("TableNames", []))
+    specs = {
+        versions_table: {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        },
+        lists_table: {
+            "KeySchema": [
                 {"AttributeName": "list_name", "KeyType": "HASH"},
                 {"AttributeName": "value", "KeyType": "RANGE"},
             ],
-            AttributeDefinitions=[
+            "AttributeDefinitions": [
                 {"AttributeName": "list_name", "AttributeType": "S"},
                 {"AttributeName": "value", "AttributeType": "S"},
             ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        created.append(lists_table)
+        },
+    }
+    created = []
+    for table, spec in specs.items():
+        if table in existing:
+            continue
+        try:
+            dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **spec)
+            created.append(table)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceInUseException":
+                raise
     return created
 
 

@@ -82,3 +82,24 @@ def test_lists(rule_stores):
     assert "c-1" not in lists.members("blocked_cards")
     with pytest.raises(RulesRefused, match="never card numbers"):
         lists.add("blocked_cards", ["4111111111111111"], by="a", reason="r")
+
+
+def test_creating_the_tables_twice_is_harmless(rule_stores):
+    from securebank.rules.store import create_tables
+
+    versions, lists = rule_stores
+    dynamodb = versions._db
+    assert create_tables(dynamodb, versions.table, lists.table) == []
+
+    class Stale:  # a listing that missed them (paginated, or created meanwhile elsewhere)
+        def __getattr__(self, name):
+            return getattr(dynamodb, name)
+
+        def get_paginator(self, name):
+            class Empty:
+                def paginate(self):
+                    return [{"TableNames": []}]
+
+            return Empty()
+
+    assert create_tables(Stale(), versions.table, lists.table) == []
