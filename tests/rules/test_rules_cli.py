@@ -135,9 +135,26 @@ def test_backtest_from_the_command_line(run, tmp_path):
     assert "expected a mapping of list name" in one_error(run(*args[:-1], "rules.yaml", *period))
 
 
-def test_replay_from_the_command_line(run, tmp_path, moto_endpoint):
+@pytest.fixture
+def own_moto(monkeypatch):
+    """A local AWS of its own: `local_stack.provision` lists streams without paginating, so a
+    second provisioning on the session's crowded server (over 100 streams) tries to create an
+    existing stream."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+    get_settings.cache_clear()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_replay_from_the_command_line(run, tmp_path, own_moto):
     """Two registered versions, a stored rule set; the replay writes its report and record, and
     `model deploy --canary` warns only for a version without a recorded replay."""
+    moto_endpoint = own_moto
     from securebank.aws import AwsClients
     from securebank.registry import Approval, ModelRegistry
     from securebank.settings import get_settings
