@@ -137,9 +137,9 @@ def test_backtest_from_the_command_line(run, tmp_path):
 
 @pytest.fixture
 def own_moto(monkeypatch):
-    """A local AWS of its own: `local_stack.provision` lists streams without paginating, so a
-    second provisioning on the session's crowded server (over 100 streams) tries to create an
-    existing stream."""
+    """A local AWS of its own: `local_stack.provision` lists streams without paginating (moto
+    answers 10 a page), so a second provisioning on the session's server, which holds more
+    streams, tries to create an existing stream."""
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
