@@ -135,26 +135,9 @@ def test_backtest_from_the_command_line(run, tmp_path):
     assert "expected a mapping of list name" in one_error(run(*args[:-1], "rules.yaml", *period))
 
 
-@pytest.fixture
-def own_moto(monkeypatch):
-    """A local AWS of its own: `local_stack.provision` lists streams without paginating (moto
-    answers 10 a page), so a second provisioning on the session's server, which holds more
-    streams, tries to create an existing stream."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-    get_settings.cache_clear()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-def test_replay_from_the_command_line(run, tmp_path, own_moto):
+def test_replay_from_the_command_line(run, tmp_path, moto_endpoint, monkeypatch):
     """Two registered versions, a stored rule set; the replay writes its report and record, and
     `model deploy --canary` warns only for a version without a recorded replay."""
-    moto_endpoint = own_moto
     from securebank.aws import AwsClients
     from securebank.registry import Approval, ModelRegistry
     from securebank.settings import get_settings
@@ -187,6 +170,10 @@ def test_replay_from_the_command_line(run, tmp_path, own_moto):
     (tmp_path / "r.yaml").write_text(GOOD)
     assert run("propose", "r.yaml", "--by", "alice").returncode == 0
     assert run("approve", "1", "--by", "bob", "--reason", "r").returncode == 0
+    # Provisioned above. `local_stack.provision` lists streams without paginating (moto answers
+    # 10 a page, and the session's server holds more), so provisioning again would try to create
+    # the existing stream: the CLI's own provisioning is skipped here.
+    monkeypatch.setattr(local_stack, "provision", lambda aws, names: [])
     args = ["--model", "2", "--champion", "1", "--rules", "1", "--data", "data"]
     result = run(*args, "--from", "2026-07-10", "--to", "2026-07-20", group=("replay",))
     assert result.returncode == 0, result.stderr
