@@ -18,6 +18,7 @@ from securebank.scorer.processor import ScorerParts
 from securebank.scorer.scoring import CircuitBreaker, EndpointScorer, FallbackScorer
 from securebank.scorer.state_store import FeatureStateStore
 from securebank.settings import Settings, get_settings
+from securebank.stream_shards import merchant_slots
 
 
 class NoFallbackModel(RuntimeError):
@@ -72,12 +73,11 @@ def build_parts(
         RuleListStore(dynamodb, names.rule_lists_table),
         refresh_seconds=settings.rules_refresh_seconds,
     )
-    shards = aws.client("kinesis").list_shards(StreamName=names.stream)["Shards"]
+    # Every shard that ever held merchant partials, closed ones too (securebank/stream_shards.py).
+    slots = merchant_slots(aws.client("kinesis"), dynamodb, names.stream, names.feature_table)
     pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="scorer-write")
     return ScorerParts(
-        states=FeatureStateStore(
-            dynamodb, names.feature_table, [s["ShardId"] for s in shards], pool
-        ),
+        states=FeatureStateStore(dynamodb, names.feature_table, slots, pool),
         decisions=DecisionStore(dynamodb, names.decisions_table, pool),
         lake=LakeWriter(aws.client("s3"), names.lake_bucket),
         alerts=AlertPublisher(sns, topic_arn),
