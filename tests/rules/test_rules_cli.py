@@ -32,7 +32,11 @@ class Result:
 
 @pytest.fixture
 def run(moto_endpoint, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("COLUMNS", "200")
+    # The CLI's rich consoles are made at import time, so COLUMNS alone comes too late when another
+    # test imported them first: widen them directly, or tables cut the columns asserted below.
+    from securebank.cli import console as cli_console
+
+    monkeypatch.setattr(cli_console.console, "width", 200)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     monkeypatch.setenv("SECUREBANK_PREFIX", "sbcli")
     monkeypatch.setenv("SECUREBANK_ENVIRONMENT", f"r{next(_counter)}")
