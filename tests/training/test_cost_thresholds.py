@@ -133,6 +133,9 @@ def test_training_writes_the_profile_and_uses_the_cost_rule_when_asked(
     from securebank.cli.app import main
 
     monkeypatch.setenv("COLUMNS", "200")
+    from securebank.cli import console as cli_console  # made at import: COLUMNS may come late
+
+    monkeypatch.setattr(cli_console.console, "width", 200)
     args = ["thresholds", "--model-dir", str(tmp_path / "model"), "--review-cost", "5"]
     capsys.readouterr()
     assert main([*args, "--decline-cost", "25", "--capacity", "10"]) == 0
