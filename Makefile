@@ -63,7 +63,10 @@ bench: install
 	$(BIN)/python benchmarks/backtest.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/stream.py
+	$(BIN)/python benchmarks/compaction.py
 	$(BIN)/python benchmarks/importer.py
+	$(BIN)/python benchmarks/rules.py
+	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/chaos.py
 
 lock: install

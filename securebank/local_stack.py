@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from securebank import background
 from securebank.background import ServerInfo
 from securebank.resources import (
@@ -43,7 +45,16 @@ def start(home: Path, port: int | None = None) -> ServerInfo:
     if running is not None:
         return running
     port = port or background.free_port()
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # moto's server, with DescribeEndpoint answering as AWS does (securebank/local_sagemaker.py).
+    command = [
+        sys.executable,
+        "-m",
+        "securebank.local_sagemaker",
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     try:
         return background.start(command, port, home / STATE_FILE, home / LOG_FILE, HEALTH_PATH)
     except background.ServerError as error:
@@ -83,18 +94,29 @@ def provision(aws: Any, names: ResourceNames) -> list[str]:
     return created
 
 
+def _exists(describe: Any) -> bool:
+    try:
+        describe()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return False
+        raise
+    return True
+
+
 def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
     created: list[str] = []
     kinesis = aws.client("kinesis")
-    if names.stream not in kinesis.list_streams().get("StreamNames", []):
+    # Asked by name: ListStreams and ListTables answer 100 names a page, and a busy local stack
+    # (the test suite's) holds more.
+    if not _exists(lambda: kinesis.describe_stream_summary(StreamName=names.stream)):
         kinesis.create_stream(StreamName=names.stream, ShardCount=STREAM_SHARDS)
         kinesis.get_waiter("stream_exists").wait(
             StreamName=names.stream, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50}
         )
         created.append(f"kinesis stream {names.stream} ({STREAM_SHARDS} shards)")
     dynamodb = aws.client("dynamodb")
-    tables = set(dynamodb.list_tables().get("TableNames", []))
-    if names.feature_table not in tables:
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.feature_table)):
         dynamodb.create_table(
             TableName=names.feature_table,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -106,7 +128,7 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             TimeToLiveSpecification={"Enabled": True, "AttributeName": STATE_TTL_ATTRIBUTE},
         )
         created.append(f"dynamodb table {names.feature_table}")
-    if names.decisions_table not in tables:
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.decisions_table)):
         dynamodb.create_table(
             TableName=names.decisions_table,
             KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
@@ -128,8 +150,13 @@ def _provision_stream(aws: Any, names: ResourceNames) -> list[str]:
             BillingMode="PAY_PER_REQUEST",
         )
         created.append(f"dynamodb table {names.decisions_table}")
-    created += _provision_operations(dynamodb, names, tables)
-    if names.idempotency_table not in tables:
+    existing = {
+        table
+        for table in (names.cases_table, names.labels_table)
+        if _exists(lambda table=table: dynamodb.describe_table(TableName=table))
+    }
+    created += _provision_operations(dynamodb, names, existing)
+    if not _exists(lambda: dynamodb.describe_table(TableName=names.idempotency_table)):
         dynamodb.create_table(
             TableName=names.idempotency_table,
             KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],

@@ -28,6 +28,9 @@ def moto_endpoint():
     """moto's server on 127.0.0.1 (a real HTTP server), for the whole test session."""
     from moto.server import ThreadedMotoServer
 
+    from securebank.local_sagemaker import patch_moto
+
+    patch_moto()  # as the local stack runs it
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -9,6 +9,8 @@ from securebank.aws import AwsClients
 from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import load_model_bytes
 from securebank.registry import ModelRegistry
+from securebank.rules.active import ActiveRules
+from securebank.rules.store import RuleListStore, RuleSetStore, create_tables
 from securebank.s3io import read_bytes
 from securebank.scorer.decision_store import DecisionStore
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
@@ -16,6 +18,7 @@ from securebank.scorer.processor import ScorerParts
 from securebank.scorer.scoring import CircuitBreaker, EndpointScorer, FallbackScorer
 from securebank.scorer.state_store import FeatureStateStore
 from securebank.settings import Settings, get_settings
+from securebank.stream_shards import merchant_slots
 
 
 class NoFallbackModel(RuntimeError):
@@ -63,12 +66,18 @@ def build_parts(
         or sqs.get_queue_url(QueueName=names.dead_letter_queue)["QueueUrl"]
     )
     dynamodb = aws.client("dynamodb")
-    shards = aws.client("kinesis").list_shards(StreamName=names.stream)["Shards"]
+    if settings.target == "local":
+        create_tables(dynamodb, names.rules_table, names.rule_lists_table)
+    rules = ActiveRules(
+        RuleSetStore(dynamodb, names.rules_table),
+        RuleListStore(dynamodb, names.rule_lists_table),
+        refresh_seconds=settings.rules_refresh_seconds,
+    )
+    # Every shard that ever held merchant partials, closed ones too (securebank/stream_shards.py).
+    slots = merchant_slots(aws.client("kinesis"), dynamodb, names.stream, names.feature_table)
     pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="scorer-write")
     return ScorerParts(
-        states=FeatureStateStore(
-            dynamodb, names.feature_table, [s["ShardId"] for s in shards], pool
-        ),
+        states=FeatureStateStore(dynamodb, names.feature_table, slots, pool),
         decisions=DecisionStore(dynamodb, names.decisions_table, pool),
         lake=LakeWriter(aws.client("s3"), names.lake_bucket),
         alerts=AlertPublisher(sns, topic_arn),
@@ -84,4 +93,5 @@ def build_parts(
         fallback=FallbackScorer(model, version),
         feature_set_version=FEATURE_SET_VERSION,
         latency_budget_ms=settings.latency_budget_ms,
+        rules=rules,
     )

@@ -1,4 +1,4 @@
-"""Reading the data lake: decisions (JSON lines) and labels (Parquet) from S3 into Arrow tables.
+"""Reading the data lake: decisions (compacted Parquet and JSON lines) and labels (Parquet).
 
 Decisions are delivered at least once (docs/stream.md); readers keep one row per
 transaction_id, the first decided.
@@ -10,13 +10,19 @@ import io
 from datetime import date
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-DECISIONS_PREFIX = "decisions/"
+from securebank.analytics.compaction import (
+    JSON_SCHEMA,
+    compacted_days,
+    first_per_transaction,
+    parse_lines,
+    read_compacted,
+    source_objects,
+)
+
 LABELS_PREFIX = "raw/labels/"
 
 
@@ -27,32 +33,32 @@ def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return sorted(keys)
 
 
-def _in_range(key: str, start: date | None, end: date | None) -> bool:
-    marker = key.split("date=", 1)[-1][:10]
-    try:
-        day = date.fromisoformat(marker)
-    except ValueError:
-        return True
-    return (start is None or day >= start) and (end is None or day <= end)
-
-
 def read_decisions(
     s3: Any, bucket: str, start: date | None = None, end: date | None = None
 ) -> pa.Table:
-    """Decisions whose decision date is in [start, end], one row per transaction."""
+    """Decisions whose decision date is in [start, end], one row per transaction.
+
+    Compacted days are read from their Parquet (securebank/analytics/compaction.py); JSON-lines
+    objects that arrived after a day's compaction, and days not yet compacted, from the JSON lines.
+    """
+    sources = source_objects(s3, bucket)
     tables = []
-    for key in _keys(s3, bucket, DECISIONS_PREFIX):
-        if _in_range(key, start, end):
+    for day in sorted(set(sources) | compacted_days(s3, bucket)):
+        when = date.fromisoformat(day)
+        if (start is not None and when < start) or (end is not None and when > end):
+            continue
+        keys = sources.get(day, {})
+        compacted, covered = read_compacted(s3, bucket, day, keys)
+        if compacted is not None:
+            tables.append(compacted.select(JSON_SCHEMA.names))
+        for key in sorted(set(keys) - covered):
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            if body:
-                tables.append(pajson.read_json(io.BytesIO(body)))
+            tables.append(parse_lines(body, key)[0])
+    tables = [t for t in tables if t.num_rows]
     if not tables:
         return pa.table({"transaction_id": pa.array([], pa.string())})
-    table = pa.concat_tables(tables, promote_options="permissive")
-    table = table.sort_by([("decided_at_ms", "ascending"), ("transaction_id", "ascending")])
-    ids = table["transaction_id"].to_numpy(zero_copy_only=False)
-    _, first = np.unique(ids, return_index=True)
-    return table.take(pa.array(sorted(first)))
+    table = first_per_transaction(pa.concat_tables(tables))
+    return table
 
 
 def read_labels(s3: Any, bucket: str) -> pa.Table:

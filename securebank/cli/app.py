@@ -14,12 +14,18 @@ from securebank.cli import (
     demo,
     endpoint,
     features,
+    lake,
     model,
     operations,
     pipeline,
+    replay,
+    reshard,
+    rules,
     score,
     stack,
     stream,
+    thresholds,
+    warehouse,
 )
 from securebank.cli.console import errors
 from securebank.cli.errors import UserError
@@ -38,6 +44,8 @@ app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(model.app, name="model")
 app.add_typer(endpoint.app, name="endpoint")
 app.add_typer(stream.app, name="stream")
+stream.app.command("reshard")(reshard.reshard_command)
+stream.app.command("shards")(reshard.shards_command)
 app.add_typer(analytics.analytics_app, name="analytics")
 app.add_typer(analytics.report_app, name="report")
 app.add_typer(analytics.monitor_app, name="monitor")
@@ -45,6 +53,11 @@ app.command("score")(score.score_command)
 app.command("backtest")(backtest.backtest_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(api.app, name="api")
+app.add_typer(rules.app, name="rules")
+app.command("thresholds")(thresholds.thresholds_command)
+app.command("replay")(replay.replay_command)
+app.add_typer(lake.app, name="lake")
+app.add_typer(warehouse.app, name="warehouse")
 app.command("load")(api.load_command)
 operations.register(app, analytics.monitor_app)
 

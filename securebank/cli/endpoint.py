@@ -6,17 +6,21 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
+from botocore.exceptions import ClientError
 from rich.table import Table
 
 from securebank import background
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
+from securebank.inference.endpoint import EndpointConfig, VariantSpec
 from securebank.inference.rollout import RolloutState
+from securebank.inference.sagemaker_endpoint import LiveRollout
 from securebank.settings import Settings
 
 app = typer.Typer(help="The real-time endpoint: serve, start, stop, status.", no_args_is_help=True)
@@ -33,35 +37,71 @@ def server_file(config: Settings) -> Path:
     return endpoint_dir(config) / "server.json"
 
 
-def state_file(config: Settings, target: str) -> Path:
-    return endpoint_dir(config) / f"rollout-{target}.json"
+LOCAL_ROLE_ARN = "arn:aws:iam::123456789012:role/securebank-local-endpoint"
 
 
-def load_state(config: Settings, target: str) -> RolloutState:
-    path = state_file(config, target)
-    return (
-        RolloutState.from_dict(json.loads(path.read_text())) if path.is_file() else RolloutState()
+def read_live(aws: Any, config: Settings) -> LiveRollout:
+    """The deployed state, read back from the endpoint in SageMaker (local or AWS)."""
+    from securebank.inference.sagemaker_endpoint import ControlPlaneError, read_rollout
+
+    try:
+        return read_rollout(aws.client("sagemaker"), config.names.endpoint)
+    except ControlPlaneError as error:
+        raise UserError(str(error)) from error
+
+
+def local_model_path(aws: Any, config: Settings, spec: VariantSpec) -> str:
+    """The model server's copy of a version's model.tar.gz, fetched from S3 once per content.
+
+    Named by the object's ETag: a local stack reset that registers different models under the
+    same version numbers never serves a stale copy.
+    """
+    from securebank.s3io import split_uri
+
+    if not spec.model_path.startswith("s3://"):
+        return spec.model_path
+    s3 = aws.client("s3")
+    bucket, key = split_uri(spec.model_path)
+    try:
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    except ClientError as error:
+        raise UserError(
+            f"model version {spec.model_version}: {spec.model_path} is missing"
+        ) from error
+    local = endpoint_dir(config) / "models" / f"v{spec.model_version}" / f"{etag}.tar.gz"
+    if not local.is_file():
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_suffix(".part")
+        partial.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        partial.replace(local)
+    return str(local.resolve())
+
+
+def server_config(aws: Any, config: Settings, live: EndpointConfig) -> EndpointConfig:
+    """`live` with each model's S3 location replaced by the local copy the server loads."""
+
+    def local(spec: VariantSpec) -> VariantSpec:
+        return replace(spec, model_path=local_model_path(aws, config, spec))
+
+    return replace(
+        live,
+        variants=tuple(local(v) for v in live.variants),
+        shadow=local(live.shadow) if live.shadow else None,
     )
-
-
-def save_state(config: Settings, target: str, state: RolloutState) -> None:
-    path = state_file(config, target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(state.to_dict(), indent=2))
 
 
 def running_server(config: Settings) -> background.ServerInfo | None:
     return background.read(server_file(config), HEALTH_PATH)
 
 
-def push_config(config: Settings, state: RolloutState) -> bool:
-    """Send the live config to the running local server; False when none runs."""
+def push_config(config: Settings, live: EndpointConfig) -> bool:
+    """Send the config (local model paths) to the running local server; False when none runs."""
     info = running_server(config)
-    if info is None or state.config is None:
+    if info is None:
         return False
     request = urllib.request.Request(
         info.url + "/admin/config",
-        data=json.dumps(state.config.to_dict()).encode(),
+        data=json.dumps(live.to_dict()).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -84,9 +124,10 @@ def serve_command(
 
     config = context.settings()
     endpoint = Endpoint()
-    state = load_state(config, "local")
+    aws = context.clients(config)
+    state = read_live(aws, config).state
     if state.config is not None:
-        endpoint.apply(state.config)
+        endpoint.apply(server_config(aws, config, state.config))
     try:
         server = ModelServer(
             ("127.0.0.1", port), endpoint, CaptureWriter(endpoint_dir(config) / "capture")
@@ -139,7 +180,8 @@ def status_command() -> None:
     """Variants, weights and live invocation counts of the local endpoint."""
     config = context.settings()
     info = running_server(config)
-    state = load_state(config, "local")
+    registered = read_live(context.clients(config), config)
+    state = registered.state
     if info is None:
         console.print("model server: not running (`securebank endpoint start`)")
         if state.config is None:
@@ -151,7 +193,10 @@ def status_command() -> None:
         with urllib.request.urlopen(info.url + "/variants", timeout=5) as response:
             live = json.loads(response.read())
         console.print(f"model server: {info.url} (pid {info.pid})")
-    table = Table(title=f"endpoint {config.names.endpoint}")
+    status = registered.status or "not registered"
+    table = Table(
+        title=f"endpoint {config.names.endpoint}: {status}, config {registered.config_name or '-'}"
+    )
     for column in ("variant", "model version", "role", "weight", "invocations"):
         table.add_column(column)
     for v in live["variants"]:
@@ -164,34 +209,44 @@ def status_command() -> None:
     console.print(table)
 
 
-def apply_state(config: Settings, target: Target, state: RolloutState) -> str:
-    """Make `state` live on the target; return a line saying what happened."""
+def apply_state(
+    aws: Any, config: Settings, target: Target, state: RolloutState, known: LiveRollout
+) -> str:
+    """Make `state` live on the target; return a line saying what happened.
+
+    Both targets register it in SageMaker (Model, EndpointConfig, Endpoint); locally the model
+    server then loads the same variants from its copies of the models.
+    """
+    from securebank.inference.sagemaker_endpoint import apply_to_sagemaker
+
     if state.config is None:
         raise UserError("nothing to apply")
     if target == "local":
-        save_state(config, target, state)
-        pushed = push_config(config, state)
-        return (
-            "applied to the running model server"
-            if pushed
-            else ("saved; `securebank endpoint start` serves it")
-        )
-    from securebank.inference.sagemaker_endpoint import apply_to_sagemaker
-
-    aws = context.clients(config)
-    role = config.pipeline_role_arn
-    if role is None:
-        raise UserError("set SECUREBANK_PIPELINE_ROLE_ARN (the endpoint execution role)")
+        local = server_config(aws, config, state.config)
+        role, image = config.pipeline_role_arn or LOCAL_ROLE_ARN, config.image_uri
+    else:
+        role, image = config.pipeline_role_arn, config.image_uri
+        if role is None:
+            raise UserError("set SECUREBANK_PIPELINE_ROLE_ARN (the endpoint execution role)")
     result = apply_to_sagemaker(
         aws.client("sagemaker"),
-        state.config,
-        image_uri=config.image_uri,
+        state,
+        image_uri=image,
         role_arn=role,
         capture_uri=f"s3://{config.names.lake_bucket}/capture/",
         alarm_name=f"{config.names.base}-endpoint-errors",
+        known=known,
+        update_in_place=target == "aws",
     )
-    save_state(config, target, state)
-    return f"SageMaker {result['action']}_endpoint with {result['EndpointConfigName']}"
+    outcome = f"SageMaker {result['action']}_endpoint with {result['EndpointConfigName']}"
+    if target == "aws":
+        return outcome
+    pushed = push_config(config, local)
+    return outcome + (
+        "; applied to the running model server"
+        if pushed
+        else "; `securebank endpoint start` serves it"
+    )
 
 
 def describe(state: RolloutState) -> str:

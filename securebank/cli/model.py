@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from securebank.cli import context
-from securebank.cli.console import console
+from securebank.cli.console import console, errors
 from securebank.cli.errors import UserError
 from securebank.registry import Approval, ModelVersion, RegistryError
 
@@ -105,9 +106,8 @@ def deploy_command(
     target: TargetOption = "local",
 ) -> None:
     """Deploy an Approved version: all traffic, a canary share, or as a shadow."""
-    from securebank.cli.endpoint import apply_state, describe, load_state
+    from securebank.cli.endpoint import apply_state, describe, read_live
     from securebank.inference.rollout import RolloutError, deploy
-    from securebank.s3io import read_bytes
 
     target = _target(target)
     if canary is not None and shadow:
@@ -123,45 +123,55 @@ def deploy_command(
             f"model version {version} is {found.status.value}; only Approved versions deploy "
             f"(`securebank model approve {version}`)"
         )
-    model_path = found.model_data_url
     if target == "local":
+        from securebank.cli.endpoint import local_model_path
+        from securebank.inference.endpoint import VariantSpec
         from securebank.model_artifact import IncompatibleModel, load_model
 
-        local = config.home / "endpoint" / "models" / f"v{version}" / "model.tar.gz"
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_bytes(read_bytes(aws.client("s3"), found.model_data_url))
+        spec = VariantSpec(f"v{version}", str(version), found.model_data_url)
         try:
-            load_model(local)
+            load_model(Path(local_model_path(aws, config, spec)))
         except IncompatibleModel as error:
             raise UserError(f"model version {version}: {error}") from error
-        model_path = str(local.resolve())
     mode = "canary" if canary is not None else "shadow" if shadow else "replace"
+    if mode == "canary":
+        from securebank.cli.replay import replay_record
+
+        if not replay_record(config, version).is_file():
+            errors.print(
+                f"warning: model version {version} has no recorded replay "
+                f"(securebank replay --model {version} --from DAY --to DAY)",
+                markup=False,
+            )
+    known = read_live(aws, config)
     try:
         state = deploy(
-            load_state(config, target),
+            known.state,
             config.names.endpoint,
             str(version),
-            model_path,
+            found.model_data_url,
             mode=mode,
             percent=canary or 10.0,
         )
     except RolloutError as error:
         raise UserError(str(error)) from error
-    outcome = apply_state(config, target, state)
+    outcome = apply_state(aws, config, target, state, known)
     console.print(f"endpoint {config.names.endpoint}: {describe(state)} — {outcome}")
 
 
 def _transition(name: str, target: str) -> None:
-    from securebank.cli.endpoint import apply_state, describe, load_state
+    from securebank.cli.endpoint import apply_state, describe, read_live
     from securebank.inference import rollout
 
     target = _target(target)
     config = context.settings()
+    aws = context.clients(config)
+    known = read_live(aws, config)
     try:
-        state = getattr(rollout, name)(load_state(config, target))
+        state = getattr(rollout, name)(known.state)
     except rollout.RolloutError as error:
         raise UserError(str(error)) from error
-    outcome = apply_state(config, target, state)
+    outcome = apply_state(aws, config, target, state, known)
     console.print(f"endpoint {config.names.endpoint}: {describe(state)} — {outcome}")
 
 

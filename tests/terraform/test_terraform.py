@@ -92,6 +92,12 @@ def test_every_file_parses_and_defines_what_the_code_needs(config):
         "aws_cloudwatch_dashboard",
         "aws_cloudwatch_metric_alarm",
         "aws_cloudtrail",
+        "aws_glue_job",
+        "aws_glue_trigger",
+        "aws_redshiftserverless_namespace",
+        "aws_redshiftserverless_workgroup",
+        "aws_config_configuration_recorder",
+        "aws_config_config_rule",
     ):
         assert kind in resources, kind
     for output in (
@@ -196,3 +202,92 @@ def test_local_stack_creates_the_same_resources_as_terraform(config, aws):
     queues = {u.rsplit("/", 1)[1] for u in aws.client("sqs").list_queues()["QueueUrls"]}
     for queue in ("alerts_queue", "dead_letter_queue", "stream_failure_queue"):
         assert local[queue] in queues
+
+
+_ARROW_TO_GLUE = {
+    "string": "string",
+    "double": "double",
+    "int64": "bigint",
+    "list<item: double>": "array<double>",
+    "timestamp[ms, tz=UTC]": "timestamp",
+    "decimal128(18, 4)": "decimal(18,4)",
+    "bool": "boolean",
+}
+
+
+def _glue_columns(table: dict[str, Any]) -> list[tuple[str, str]]:
+    descriptor = table["storage_descriptor"][0]
+    if "dynamic" in descriptor:
+        return [tuple(c) for c in descriptor["dynamic"][0]["columns"]["for_each"]]
+    return [(c["name"], c["type"]) for c in descriptor["columns"]]
+
+
+def test_glue_tables_match_what_the_code_writes(config):
+    """Compacted decisions, raw transactions, labels: the catalog says what the files hold."""
+    from securebank.analytics.compaction import COMPACTED_PREFIX, DECISION_SCHEMA
+    from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA
+
+    tables = config["resource"]["aws_glue_catalog_table"]
+    for name, schema in (
+        ("decisions_compacted", DECISION_SCHEMA),
+        ("transactions", TRANSACTION_SCHEMA),
+        ("labels", LABEL_SCHEMA),
+    ):
+        expected = [(f.name, _ARROW_TO_GLUE[str(f.type)]) for f in schema]
+        assert _glue_columns(tables[name]) == expected, name
+    assert config["locals"]["compacted_prefix"] == COMPACTED_PREFIX
+    location = tables["decisions_compacted"]["storage_descriptor"][0]["location"]
+    assert location == "s3://${local.lake_bucket}/${local.compacted_prefix}"
+
+
+def test_glue_job_ships_the_code_that_runs_locally(config):
+    resources = config["resource"]
+    (job,) = resources["aws_glue_job"].values()
+    (command,) = job["command"]
+    assert command["name"] == "pythonshell" and command["python_version"] == "3.9"
+    assert job["security_configuration"] == "${aws_glue_security_configuration.lake.name}"
+    assert job["execution_property"][0]["max_concurrent_runs"] == 1
+    arguments = job["default_arguments"]
+    assert arguments["--lake_bucket"] == "${local.lake_bucket}"
+    objects = resources["aws_s3_object"]
+    root = TERRAFORM.parent
+    assert (root / "glue" / "compact_lake.py").is_file()
+    assert objects["glue_script"]["source"] == "${path.module}/../glue/compact_lake.py"
+    module = objects["glue_module"]["source"].replace("${path.module}/../", "")
+    assert (root / module).is_file() and module == "securebank/analytics/compaction.py"
+    assert arguments["--extra-py-files"].endswith("${local.glue_module_key}")
+    (trigger,) = resources["aws_glue_trigger"].values()
+    assert trigger["type"] == "SCHEDULED"
+    assert trigger["actions"][0]["job_name"] == "${aws_glue_job.compact_lake.name}"
+
+
+def test_redshift_is_private_encrypted_and_has_its_own_role(config):
+    resources = config["resource"]
+    (namespace,) = resources["aws_redshiftserverless_namespace"].values()
+    (workgroup,) = resources["aws_redshiftserverless_workgroup"].values()
+    assert namespace["kms_key_id"] == "${aws_kms_key.data.arn}"
+    assert namespace["manage_admin_password"] is True
+    assert namespace["iam_roles"] == ["${aws_iam_role.redshift[0].arn}"]
+    assert "admin_user_password" not in namespace
+    assert workgroup["publicly_accessible"] is False
+    assert workgroup["enhanced_vpc_routing"] is True
+    parameters = {p["parameter_key"]: p["parameter_value"] for p in workgroup["config_parameter"]}
+    assert parameters["require_ssl"] == "true"
+    assert "redshift" in resources["aws_iam_role"]
+
+
+def test_aws_config_rules_cover_what_we_deploy(config):
+    rules = {r["id"] for r in config["locals"]["config_rules"].values()}
+    assert {
+        "S3_DEFAULT_ENCRYPTION_KMS",
+        "DYNAMODB_TABLE_ENCRYPTED_KMS",
+        "KINESIS_STREAM_ENCRYPTED",
+        "S3_BUCKET_LEVEL_PUBLIC_ACCESS_PROHIBITED",
+        "S3_BUCKET_SSL_REQUESTS_ONLY",
+        "CLOUD_TRAIL_ENABLED",
+        "DYNAMODB_PITR_ENABLED",
+        "LAMBDA_CONCURRENCY_CHECK",
+    } <= rules
+    assert config["variable"]["enable_config"]["default"] is False
+    (recorder,) = config["resource"]["aws_config_configuration_recorder"].values()
+    assert recorder["count"] == "${local.config_count}"

@@ -1,0 +1,106 @@
+"""Every shard that ever held merchant partials, kept so that resharding loses no merchant state.
+
+The scorer splits each merchant's state into one partial per shard (`merchant#ID#SHARD`) and reads
+the partials of every shard it knows. After a reshard the parent shards are closed; Kinesis keeps
+listing them only for the stream's retention period (24 h by default), after which a reader that
+learns its shards from ListShards alone stops counting their partials: the merchant's counts
+drop. This registry is one item of the feature table, `meta#merchant-slots`, holding the set of
+shard ids ever seen; the scorer adds ListShards' answer to it at start and reads the union.
+
+`reshard` is the procedure (docs/deploy.md, "Scaling the stream"): register the current shards,
+UpdateShardCount, wait for ACTIVE, register the children; in AWS the scorer's containers are then
+recycled (a configuration change) so that every one reads the new set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+REGISTRY_KEY = "meta#merchant-slots"
+EPOCH_VARIABLE = "SECUREBANK_SHARD_EPOCH"
+
+
+class ReshardError(RuntimeError):
+    pass
+
+
+def list_shard_ids(kinesis: Any, stream: str) -> list[str]:
+    """Every shard ListShards returns (open and, within retention, closed), all pages."""
+    ids: list[str] = []
+    request: dict[str, Any] = {"StreamName": stream}
+    while True:
+        page = kinesis.list_shards(**request)
+        ids += [s["ShardId"] for s in page["Shards"]]
+        token = page.get("NextToken")
+        if not token:
+            return ids
+        request = {"NextToken": token}
+
+
+def register_shards(dynamodb: Any, table: str, shard_ids: Iterable[str]) -> list[str]:
+    """Add `shard_ids` to the registry; return every shard id it holds, sorted."""
+    ids = sorted(set(shard_ids))
+    if not ids:
+        item = dynamodb.get_item(
+            TableName=table, Key={"pk": {"S": REGISTRY_KEY}}, ConsistentRead=True
+        )
+        return sorted(item.get("Item", {}).get("slots", {}).get("SS", []))
+    response = dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": REGISTRY_KEY}},
+        UpdateExpression="ADD slots :ids",
+        ExpressionAttributeValues={":ids": {"SS": ids}},
+        ReturnValues="ALL_NEW",
+    )
+    return sorted(response["Attributes"]["slots"]["SS"])
+
+
+def merchant_slots(kinesis: Any, dynamodb: Any, stream: str, table: str) -> list[str]:
+    """The shards whose merchant partials a reader sums: ListShards and the registry."""
+    return register_shards(dynamodb, table, list_shard_ids(kinesis, stream))
+
+
+def _wait_active(kinesis: Any, stream: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+        if summary["StreamStatus"] == "ACTIVE":
+            return
+        if time.monotonic() > deadline:
+            raise ReshardError(f"stream {stream} not ACTIVE after {timeout_s:.0f} s")
+        time.sleep(2)
+
+
+def recycle_scorer(lambda_client: Any, function: str) -> str:
+    """Change the scorer's configuration (an epoch variable): Lambda starts new containers."""
+    current = lambda_client.get_function_configuration(FunctionName=function)
+    variables = dict(current.get("Environment", {}).get("Variables", {}))
+    variables[EPOCH_VARIABLE] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    lambda_client.update_function_configuration(
+        FunctionName=function, Environment={"Variables": variables}
+    )
+    return variables[EPOCH_VARIABLE]
+
+
+def reshard(
+    kinesis: Any, dynamodb: Any, stream: str, table: str, target: int, timeout_s: float = 600
+) -> dict[str, Any]:
+    """Register, UpdateShardCount to `target` open shards, wait, register again."""
+    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    mode = summary.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED")
+    if mode == "ON_DEMAND":
+        raise ReshardError("an on-demand stream reshards itself; see docs/deploy.md")
+    before = summary["OpenShardCount"]
+    if target == before:
+        raise ReshardError(f"the stream already has {before} open shards")
+    merchant_slots(kinesis, dynamodb, stream, table)
+    kinesis.update_shard_count(
+        StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
+    )
+    _wait_active(kinesis, stream, timeout_s)
+    slots = merchant_slots(kinesis, dynamodb, stream, table)
+    after = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    return {"before": before, "after": after["OpenShardCount"], "slots": slots}
