@@ -83,6 +83,8 @@ bench: install
 	$(BIN)/python benchmarks/local_aws.py
 	$(BIN)/python benchmarks/compaction.py
 	$(BIN)/python benchmarks/importer.py
+	$(BIN)/python benchmarks/rules.py
+	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/chaos.py
 
 lock: install

@@ -14,6 +14,7 @@ from typing import Any
 from securebank.features.definitions import (
     DAY_MS,
     HOUR_MS,
+    RATIO_MIN_MEAN_USD,
     SPEED_MIN_SECONDS,
     ZSCORE_MIN_HISTORY,
     ZSCORE_MIN_STD_USD,
@@ -60,6 +61,21 @@ def moments_usd(n: Any, total_cents: Any, total_sq_cents: Any, xp: Any) -> tuple
     variance = total_sq_cents / count - mean * mean
     std = xp.sqrt(xp.maximum(variance, 0.0))
     return xp.where(n > 0, mean / 100.0, 0.0), xp.where(n > 0, std / 100.0, 0.0)
+
+
+def mean_usd(n: Any, total_cents: Any, xp: Any) -> Any:
+    """Mean amount in USD from an exact integer sum of cents; 0 without transactions."""
+    return xp.where(n > 0, total_cents / xp.maximum(n, 1) / 100.0, 0.0)
+
+
+def amount_ratio(amount_usd: Any, mean: Any, n: Any, xp: Any) -> Any:
+    """The amount over the card's mean amount; NaN without history."""
+    return xp.where(n > 0, amount_usd / xp.maximum(mean, RATIO_MIN_MEAN_USD), math.nan)
+
+
+def share(part: Any, whole: Any, xp: Any) -> Any:
+    """part / whole, 0 where whole is 0."""
+    return xp.where(whole > 0, part / xp.maximum(whole, 1), 0.0)
 
 
 def zscore(amount_usd: Any, mean: Any, std: Any, n: Any, xp: Any) -> Any:

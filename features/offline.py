@@ -18,24 +18,37 @@ import pyarrow.compute as pc
 
 from securebank.features import formulas as fx
 from securebank.features.definitions import (
+    CARD_MEAN_WINDOWS_MS,
     CARD_MOMENTS_WINDOW_MS,
     CARD_WINDOWS_MS,
     CHANNEL_CODES,
+    CURRENT_FEATURE_SET,
     DAY_MS,
-    FEATURE_NAMES,
     HOUR_MS,
     ISSUER_COUNTRY,
     ISSUER_CURRENCY,
     MERCHANT_COUNT_WINDOW_MS,
+    MERCHANT_COUNT_WINDOWS_MS,
     MERCHANT_FRAUD_WINDOW_MS,
+    MERCHANT_RISK_DELAY_MS,
+    MERCHANT_RISK_WINDOWS_MS,
     NIGHT_HOURS,
     RECENCY_HORIZON_MS,
+)
+from securebank.features.definitions import (
+    feature_set as lookup_feature_set,
 )
 from securebank.reference import currency_exponent
 
 #: Columns carried next to the features so rows can be joined, split and audited.
 KEY_COLUMNS = ("transaction_id", "event_time", "card_id", "merchant_id")
 _FRAUD_CHUNK = 4_000_000
+#: How far back a merchant's transactions and frauds can matter to any window.
+MERCHANT_HISTORY_MS = max(
+    MERCHANT_FRAUD_WINDOW_MS,
+    max(MERCHANT_COUNT_WINDOWS_MS.values()),
+    MERCHANT_RISK_DELAY_MS + max(MERCHANT_RISK_WINDOWS_MS.values()),
+)
 
 
 def _as_table(transactions: pd.DataFrame | pa.Table) -> pa.Table:
@@ -81,14 +94,31 @@ def _codes(values: np.ndarray) -> np.ndarray:
     return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
 
 
+def _optional(table: pa.Table, name: str) -> np.ndarray:
+    """A column as an object array, all None when the column is absent."""
+    if name not in table.column_names:
+        return np.full(table.num_rows, None, dtype=object)
+    return table[name].to_numpy(zero_copy_only=False)
+
+
+def _present(values: np.ndarray) -> np.ndarray:
+    return np.asarray(pd.notna(values), dtype=bool)
+
+
 def build_features(
-    transactions: pd.DataFrame | pa.Table, labels: pd.DataFrame | pa.Table | None = None
+    transactions: pd.DataFrame | pa.Table,
+    labels: pd.DataFrame | pa.Table | None = None,
+    *,
+    feature_set: str = CURRENT_FEATURE_SET.name,
 ) -> pd.DataFrame:
     """Features of every transaction, in (event_time, transaction_id) order.
 
-    `transactions` has the contract's columns (`TRANSACTION_SCHEMA`); `labels` has transaction_id,
-    is_fraud and reported_at. The result holds `KEY_COLUMNS` followed by `FEATURE_NAMES`.
+    `transactions` has the contract's required columns (transaction_id, event_time, card_id,
+    merchant_id, amount); optional ones may be absent or null. `labels` has transaction_id,
+    is_fraud and reported_at. `feature_set` is a set's short name or version ("v1", "v2"). The
+    result holds `KEY_COLUMNS` followed by that set's feature names.
     """
+    names = lookup_feature_set(feature_set).names
     table = _as_table(transactions)
     event_time = table["event_time"].cast(pa.timestamp("ms", tz="UTC"), safe=False)
     time_ms = pc.cast(event_time, pa.int64()).to_numpy().astype(np.int64)
@@ -102,17 +132,25 @@ def build_features(
     def column(name: str) -> np.ndarray:
         return table[name].to_numpy(zero_copy_only=False)
 
-    currency = column("currency").astype(str)
-    country = column("merchant_country").astype(str)
+    currency_raw = _optional(table, "currency")
+    has_currency = _present(currency_raw)
+    currency = np.where(has_currency, currency_raw, ISSUER_CURRENCY).astype(str)
+    country_raw = _optional(table, "merchant_country")
+    has_country = _present(country_raw)
+    country = np.where(has_country, country_raw, "").astype(str)
     card = _codes(column("card_id"))
     merchant = _codes(column("merchant_id"))
-    device_raw = column("device_id")
-    has_device = pd.notna(device_raw)
-    lat = column("merchant_lat").astype(np.float64)
-    lon = column("merchant_lon").astype(np.float64)
+    device_raw = _optional(table, "device_id")
+    has_device = _present(device_raw)
+    lat = pd.to_numeric(pd.Series(_optional(table, "merchant_lat")), errors="coerce").to_numpy(
+        np.float64
+    )
+    lon = pd.to_numeric(pd.Series(_optional(table, "merchant_lon")), errors="coerce").to_numpy(
+        np.float64
+    )
     has_location = ~(np.isnan(lat) | np.isnan(lon))
-    status = column("status").astype(str)
-    bad = (status != "approved").astype(np.int64)
+    status_raw = _optional(table, "status")
+    bad = (_present(status_raw) & (status_raw.astype(str) != "approved")).astype(np.int64)
     cents = _amount_usd_cents(table, currency)
     amount_usd = cents / 100.0
     order = np.arange(n, dtype=np.int64)
@@ -121,9 +159,7 @@ def build_features(
     span = int(time_ms.max() - time_ms.min()) if n else 0
     base = int(time_ms.min()) if n else 0
     stride = (
-        span
-        + max(CARD_MOMENTS_WINDOW_MS, RECENCY_HORIZON_MS, MERCHANT_FRAUD_WINDOW_MS)
-        + 2 * DAY_MS
+        span + max(CARD_MOMENTS_WINDOW_MS, RECENCY_HORIZON_MS, MERCHANT_HISTORY_MS) + 2 * DAY_MS
     )
     rel = time_ms - base
 
@@ -150,6 +186,15 @@ def build_features(
     card_out["card_mean_30d"] = mean
     card_out["card_std_30d"] = std
     card_out["amount_zscore_30d"] = fx.zscore(amount_usd[by_card], mean, std, n30, np)
+    for label, width in CARD_MEAN_WINDOWS_MS.items():
+        start = _window_start(c_keys, c_keys - width, inclusive=False)
+        count = c_pos - start
+        window_mean = fx.mean_usd(count, c_cents[c_pos] - c_cents[start], np)
+        card_out[f"card_count_{label}"] = count.astype(np.float64)
+        card_out[f"card_mean_{label}"] = window_mean
+        card_out[f"amount_to_mean_{label}"] = fx.amount_ratio(
+            amount_usd[by_card], window_mean, count, np
+        )
     for label in ("1h", "24h"):
         card_out[f"card_declines_{label}"] = (c_bad[c_pos] - c_bad[starts[label]]).astype(
             np.float64
@@ -202,7 +247,10 @@ def build_features(
 
     always = np.ones(n, dtype=bool)
     out["is_new_merchant"] = is_new(merchant, always)
-    out["is_new_country"] = is_new(_codes(country), always)
+    out["is_new_country"] = is_new(
+        np.where(has_country, _codes(country), _codes(country).max(initial=0) + 1 + order),
+        has_country,
+    )
     # rows without a device get keys of their own, so they never count as an earlier use
     device_codes = _codes(np.where(has_device, device_raw, ""))
     device_codes = np.where(has_device, device_codes, device_codes.max(initial=0) + 1 + order)
@@ -218,11 +266,26 @@ def build_features(
     m_base = merchant[by_merchant] * stride - base
     count24 = m_pos - _window_start(m_keys, m_base + hour_start, inclusive=True)
     total28 = m_pos - _window_start(m_keys, m_base + day_start, inclusive=True)
-    frauds28 = _merchant_frauds(labels, tid, time_ms, merchant, by_merchant, m_time, day_start)
-    m_out = {
-        "merchant_count_24h": count24.astype(np.float64),
-        "merchant_fraud_rate_28d": np.where(total28 > 0, frauds28 / np.maximum(total28, 1), 0.0),
-    }
+    today = m_time // DAY_MS * DAY_MS
+    m_out = {"merchant_count_24h": count24.astype(np.float64)}
+    for label, width in MERCHANT_COUNT_WINDOWS_MS.items():
+        if label != "24h":
+            since = _window_start(m_keys, m_base + today - width, inclusive=True)
+            m_out[f"merchant_count_{label}"] = (m_pos - since).astype(np.float64)
+    # fraud windows [lo, hi) of transaction time; hi None: up to now
+    risk_end = today - MERCHANT_RISK_DELAY_MS
+    windows: dict[str, tuple[np.ndarray, np.ndarray | None]] = {"28d": (day_start, None)}
+    for label, width in MERCHANT_RISK_WINDOWS_MS.items():
+        windows[label] = (risk_end - width, risk_end)
+    frauds = _merchant_frauds(labels, tid, time_ms, merchant, by_merchant, m_time, windows)
+    m_out["merchant_fraud_rate_28d"] = fx.share(frauds["28d"], total28, np)
+    risk_hi = _window_start(m_keys, m_base + risk_end, inclusive=True)
+    for label, width in MERCHANT_RISK_WINDOWS_MS.items():
+        lo = _window_start(m_keys, m_base + risk_end - width, inclusive=True)
+        total = np.minimum(risk_hi, m_pos) - np.minimum(lo, m_pos)
+        m_out[f"merchant_risk_{label}"] = fx.share(frauds[label], total, np)
+        if label == "7d":
+            m_out["merchant_txns_risk_7d"] = total.astype(np.float64)
     for name, values in m_out.items():
         unsorted = np.empty(n, dtype=values.dtype)
         unsorted[by_merchant] = values
@@ -230,8 +293,10 @@ def build_features(
 
     hour = fx.hour_of(time_ms)
     weekday = fx.weekday_of(time_ms)
-    channel = column("channel").astype(str)
-    channel_code = np.full(n, -1.0)
+    channel_raw = _optional(table, "channel")
+    channel = np.where(_present(channel_raw), channel_raw, "").astype(str)
+    channel_code = np.full(n, np.nan)
+    channel_code[channel != ""] = -1.0
     for name, code in CHANNEL_CODES.items():
         channel_code[channel == name] = code
     out.update(
@@ -241,10 +306,10 @@ def build_features(
         weekday=weekday.astype(np.float64),
         is_night=np.isin(hour, NIGHT_HOURS).astype(np.float64),
         is_weekend=(weekday >= 5).astype(np.float64),
-        is_international=(country != ISSUER_COUNTRY).astype(np.float64),
-        is_cross_currency=(currency != ISSUER_CURRENCY).astype(np.float64),
+        is_international=(has_country & (country != ISSUER_COUNTRY)).astype(np.float64),
+        is_cross_currency=(has_currency & (currency != ISSUER_CURRENCY)).astype(np.float64),
         channel=channel_code,
-        mcc=column("mcc").astype(np.float64),
+        mcc=pd.to_numeric(pd.Series(_optional(table, "mcc")), errors="coerce").to_numpy(np.float64),
         has_location=has_location.astype(np.float64),
         has_device=has_device.astype(np.float64),
     )
@@ -257,7 +322,7 @@ def build_features(
             "merchant_id": column("merchant_id"),
         }
     )
-    features = pd.DataFrame({name: out[name] for name in FEATURE_NAMES})
+    features = pd.DataFrame({name: out[name] for name in names})
     return pd.concat([frame, features], axis=1)
 
 
@@ -268,11 +333,11 @@ def _merchant_frauds(
     merchant: np.ndarray,
     by_merchant: np.ndarray,
     m_time: np.ndarray,
-    day_start: np.ndarray,
-) -> np.ndarray:
-    """Per row (merchant order): the merchant's fraud labels with transaction time >= the window
-    start and reported before the row's time."""
-    counts = np.zeros(len(by_merchant), dtype=np.int64)
+    windows: dict[str, tuple[np.ndarray, np.ndarray | None]],
+) -> dict[str, np.ndarray]:
+    """Per window, per row (merchant order): the merchant's fraud labels whose transaction time is
+    in [lo, hi) (hi None: no upper bound) and that were reported before the row's time."""
+    counts = {name: np.zeros(len(by_merchant), dtype=np.int64) for name in windows}
     if labels is None or len(labels) == 0:
         return counts
     frame = labels.to_pandas() if isinstance(labels, pa.Table) else labels
@@ -294,12 +359,15 @@ def _merchant_frauds(
     bounds = np.searchsorted(m_codes, np.arange(int(merchant.max()) + 2), side="left")
     for code in np.unique(f_merchant):
         mask = f_merchant == code
-        ft, fr = f_time[mask], reported_ms[mask]
-        lo, hi = bounds[code], bounds[code + 1]
-        step = max(1, _FRAUD_CHUNK // max(len(ft), 1))
-        for a in range(lo, hi, step):
-            b = min(hi, a + step)
-            t = m_time[a:b, None]
-            inside = (ft[None, :] >= day_start[a:b, None]) & (fr[None, :] < t)
-            counts[a:b] = inside.sum(axis=1)
+        ft, fr = f_time[mask][None, :], reported_ms[mask][None, :]
+        lo_row, hi_row = bounds[code], bounds[code + 1]
+        step = max(1, _FRAUD_CHUNK // max(ft.shape[1], 1))
+        for a in range(lo_row, hi_row, step):
+            b = min(hi_row, a + step)
+            known_now = fr < m_time[a:b, None]
+            for name, (lo, hi) in windows.items():
+                inside = known_now & (ft >= lo[a:b, None])
+                if hi is not None:
+                    inside &= ft < hi[a:b, None]
+                counts[name][a:b] = inside.sum(axis=1)
     return counts

@@ -16,10 +16,9 @@ from typing import Any
 from securebank.features.definitions import (
     CARD_MOMENTS_WINDOW_MS,
     DAY_MS,
-    MERCHANT_FRAUD_WINDOW_MS,
     RECENCY_HORIZON_MS,
 )
-from securebank.features.online import CardState, MerchantState
+from securebank.features.online import MERCHANT_HISTORY_MS, CardState, MerchantState
 
 MAX_ITEM_BYTES = 400 * 1024
 CARD_PREFIX = "card#"
@@ -128,7 +127,7 @@ def encode_merchant(state: MerchantState) -> dict[str, Any]:
     return {
         "pk": merchant_key(state.merchant_id),
         "state": _pack(document),
-        "expires_at": (last + MERCHANT_FRAUD_WINDOW_MS + DAY_MS) // 1000,
+        "expires_at": (last + MERCHANT_HISTORY_MS + DAY_MS) // 1000,
         "version": state.version,
     }
 

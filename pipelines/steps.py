@@ -101,7 +101,10 @@ def parameters(names: ResourceNames) -> tuple[Parameter, ...]:
         Parameter("TuningMaxSeconds", "integer", 3600, "local tuning time budget", True),
         Parameter("ReviewRate", "float", 0.01, "daily alert budget: share of traffic reviewed"),
         Parameter("DeclinePrecision", "float", 0.95, "precision required to decline"),
-        Parameter("MinAveragePrecision", "float", 0.3, "quality gate on test AP"),
+        Parameter("ReviewCost", "float", 0.0, "cost of a review; > 0 with DeclineCost: cost rule"),
+        Parameter("DeclineCost", "float", 0.0, "cost of declining a good customer"),
+        Parameter("ReviewCapacity", "float", 0.0, "reviews analysts can do per day; 0: no limit"),
+        Parameter("MinAveragePrecision", "float", 0.15, "quality gate on test AP"),
         Parameter("ApprovalStatus", "string", "PendingManualApproval", "status of a new version"),
     )
 
@@ -137,6 +140,9 @@ TRAIN = Step(
         "num_round": "NumRound",
         "review_rate": "ReviewRate",
         "decline_precision": "DeclinePrecision",
+        "review_cost": "ReviewCost",
+        "decline_cost": "DeclineCost",
+        "review_capacity": "ReviewCapacity",
     },
     tuning=Tuning(trials_parameter="TuningTrials", seconds_parameter="TuningMaxSeconds"),
 )

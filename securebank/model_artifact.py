@@ -41,6 +41,9 @@ class ModelManifest:
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     best_iteration: int | None = None
     model_type: str = "xgboost-binary"
+    #: The validation score profile (training.thresholds.ScoreProfile as a dict): the cost
+    #: trade-off of any thresholds, without the validation data. Empty for older models.
+    cost_profile: dict[str, Any] = field(default_factory=dict)
 
     @property
     def thresholds(self) -> Thresholds:

@@ -64,6 +64,16 @@ class ResourceNames:
         return f"{self.base}-decisions"
 
     @property
+    def rules_table(self) -> str:
+        """Rule-set versions, their approvals and the active pointer (key `pk`)."""
+        return f"{self.base}-rules"
+
+    @property
+    def rule_lists_table(self) -> str:
+        """Named lists the rules read (keys `list_name`, `value`)."""
+        return f"{self.base}-rule-lists"
+
+    @property
     def cases_table(self) -> str:
         """One item per case (key `case_id` = transaction id; GSI by status and creation)."""
         return f"{self.base}-cases"

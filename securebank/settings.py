@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     issuer_country: str = Field(default="US", pattern=r"^[A-Z]{2}$")
     issuer_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
+    #: How often the scorer re-reads the active rule-set version and its lists (seconds).
+    rules_refresh_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
+
     @property
     def data_dir(self) -> Path:
         return self.home / "data"

@@ -1,15 +1,20 @@
 """Step 2, a SageMaker Training script: fit the XGBoost fraud model and choose its thresholds.
 
 Channels `train`, `validation` and, optionally, `refit` (from step 1); hyperparameters from
-SageMaker (`SM_HPS`). Class imbalance is handled with `scale_pos_weight` (negatives / positives
-by default). Selection: fit on `train`, stop early on the later `validation` window's average
-precision (`aucpr`); the thresholds are chosen on those out-of-sample validation scores
-(`thresholds.choose_thresholds`). Then, when `refit` is given, the model is refitted with the
-selected number of rounds on every row whose label has matured by the test start (training +
-validation), so the registered model is as recent as the labels allow; each threshold is
-carried to the refitted model by the share of validation traffic it flags
-(`thresholds.carry_thresholds`). The manifest holds the
-feature names, the feature-set version, the thresholds and the data ranges. The script prints
+SageMaker (`SM_HPS`). Class imbalance is not reweighted by default (`scale_pos_weight` 1): the
+model is selected and judged on average precision, a ranking metric that weighting does not
+help, while a weight of negatives / positives (about 40-150 here) makes the trees chase the few
+frauds of a short window and lost to the logistic-regression baseline (docs/pipeline.md); 0 asks
+for that weight. Selection: fit on `train`, stop early on the later `validation` window's average
+precision (`aucpr`); the thresholds are chosen on those out-of-sample validation scores — by the
+alert budget (`thresholds.choose_thresholds`) or, when a review cost and a decline cost are
+given, by expected cost within the analysts' capacity (`thresholds.choose_cost_thresholds`). Then,
+when `refit` is given, the model is refitted with the selected number of rounds on every row whose
+label has matured by the test start (training + validation), so the registered model is as recent
+as the labels allow; each threshold (and the cost profile's cuts) is carried to the refitted model
+by the share of validation traffic it flags (`thresholds.carry_thresholds`). The manifest holds
+the feature names, the feature-set version, the thresholds, the data ranges and the validation
+score profile from which `securebank thresholds` redraws the cost trade-off. The script prints
 `validation_ap=VALUE`, the tuning objective SageMaker's tuner reads from the log.
 """
 
@@ -29,7 +34,14 @@ from sklearn.metrics import average_precision_score
 from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import ModelManifest, save_model_dir
 from securebank.training import container
-from securebank.training.thresholds import carry_thresholds, choose_thresholds
+from securebank.training.thresholds import (
+    CostModel,
+    carry_profile,
+    carry_thresholds,
+    choose_cost_thresholds,
+    choose_thresholds,
+    score_profile,
+)
 
 #: The tuning objective, printed by the training container as `validation_ap=VALUE`.
 OBJECTIVE_METRIC = "validation_ap"
@@ -45,10 +57,16 @@ class Hyperparameters:
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     early_stopping_rounds: int = 30
-    #: 0 means negatives / positives of the training split.
-    scale_pos_weight: float = 0.0
+    #: 1: unweighted (scores stay probabilities); 0 means negatives / positives of the split.
+    scale_pos_weight: float = 1.0
     review_rate: float = 0.01
     decline_precision: float = 0.95
+    #: Thresholds from cost (training/thresholds.py) when both costs are > 0: the cost of one
+    #: review, of declining one good customer, and the reviews analysts can do per day (0: no
+    #: limit). Otherwise the budget rule above (review_rate, decline_precision).
+    review_cost: float = 0.0
+    decline_cost: float = 0.0
+    review_capacity: float = 0.0
     seed: int = 7
     nthread: int = 0
 
@@ -150,11 +168,24 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     validation_scores = selected.inplace_predict(x_val)
     if environ is None:  # in the container: the tuner's objective, read from the log
         print(f"{OBJECTIVE_METRIC}={average_precision_score(y_val, validation_scores):.6f}")
-    thresholds, rule = choose_thresholds(
-        y_val, validation_scores, hp.review_rate, hp.decline_precision
+    span = validation["event_time"].max() - validation["event_time"].min()
+    profile = score_profile(
+        y_val,
+        validation_scores,
+        validation["amount_usd"].to_numpy(),
+        span.total_seconds() / 86_400,
     )
+    if hp.review_cost > 0 and hp.decline_cost > 0:
+        costs = CostModel(hp.review_cost, hp.decline_cost, hp.review_capacity)
+        thresholds, rule, _ = choose_cost_thresholds(profile, costs)
+    else:
+        thresholds, rule = choose_thresholds(
+            y_val, validation_scores, hp.review_rate, hp.decline_precision
+        )
     if booster is not selected:  # the refitted model scores on its own scale
-        thresholds = carry_thresholds(thresholds, validation_scores, booster.inplace_predict(x_val))
+        refit_scores = booster.inplace_predict(x_val)
+        thresholds = carry_thresholds(thresholds, validation_scores, refit_scores)
+        profile = carry_profile(profile, validation_scores, refit_scores)
     plan_file = train_dir / "plan.json"
     plan = json.loads(plan_file.read_text()) if plan_file.is_file() else {}
     manifest = ModelManifest(
@@ -175,6 +206,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         },
         hyperparameters={**asdict(hp), **params},
         best_iteration=int(params["best_iteration"]),
+        cost_profile=profile.to_dict(),
     )
     save_model_dir(container.model_dir(env), booster, manifest)
     return manifest

@@ -9,6 +9,8 @@ from securebank.aws import AwsClients
 from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import load_model_bytes
 from securebank.registry import ModelRegistry
+from securebank.rules.active import ActiveRules
+from securebank.rules.store import RuleListStore, RuleSetStore, create_tables
 from securebank.s3io import read_bytes
 from securebank.scorer.decision_store import DecisionStore
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
@@ -65,6 +67,13 @@ def build_parts(
         or sqs.get_queue_url(QueueName=names.dead_letter_queue)["QueueUrl"]
     )
     dynamodb = aws.client("dynamodb")
+    if settings.target == "local":
+        create_tables(dynamodb, names.rules_table, names.rule_lists_table)
+    rules = ActiveRules(
+        RuleSetStore(dynamodb, names.rules_table),
+        RuleListStore(dynamodb, names.rule_lists_table),
+        refresh_seconds=settings.rules_refresh_seconds,
+    )
     # Every shard that ever held merchant partials, closed ones too (securebank/stream_shards.py).
     slots = merchant_slots(aws.client("kinesis"), dynamodb, names.stream, names.feature_table)
     pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="scorer-write")
@@ -85,4 +94,5 @@ def build_parts(
         fallback=FallbackScorer(model, version),
         feature_set_version=FEATURE_SET_VERSION,
         latency_budget_ms=settings.latency_budget_ms,
+        rules=rules,
     )

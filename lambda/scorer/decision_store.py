@@ -55,6 +55,11 @@ class Decision:
     #: The feature vector that was scored (manifest order): kept in the lake for audit
     #: re-scoring and drift, not in the decisions table.
     features: tuple[float | None, ...] = ()
+    #: The rules (securebank.rules) that fired, the rule-set version evaluated ("" before the
+    #: first approved one), and the model's own action before the rules were combined with it.
+    rule_hits: tuple[str, ...] = ()
+    rules_version: str = ""
+    model_action: str = ""
 
     def as_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +76,7 @@ _STORED = [f.name for f in fields(Decision) if f.name != "features"]
 def decision_item(decision: Decision) -> dict[str, Any]:
     record = decision.as_record()
     del record["features"]
+    record["rule_hits"] = list(record["rule_hits"])
     for name in _FLOATS:
         record[name] = str(record[name])
     return {k: _SERIALIZER.serialize(v) for k, v in record.items()}
@@ -85,6 +91,7 @@ def decision_from_item(item: dict[str, Any], features: tuple[float | None, ...] 
         plain[name] = float(plain[name] or 0)
     for name in _INTS:
         plain[name] = int(plain[name] or 0)
+    plain["rule_hits"] = tuple(plain["rule_hits"] or ())
     return Decision(**plain, features=features)
 
 

@@ -109,6 +109,8 @@ def _alert_entry(entry_id: str, d: Decision) -> dict[str, Any]:
                 "reason_codes": d.reasons(),
                 "feature_set_version": d.feature_set_version,
                 "features": list(d.features),
+                "rule_hits": list(d.rule_hits),
+                "rules_version": d.rules_version,
             }
         ),
         "MessageAttributes": {

@@ -28,6 +28,7 @@ import numpy as np
 
 from securebank.contract import FieldProblem, Rejection
 from securebank.features.online import FeatureInput, compute_features
+from securebank.rules.active import ActiveRules, RuleOutcome, apply_rules
 from securebank.scorer.decision_store import Decision, DecisionStore
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
 from securebank.scorer.records import StreamRecord, decode_record
@@ -53,6 +54,8 @@ class ScorerParts:
     fallback: FallbackScorer
     feature_set_version: str
     latency_budget_ms: int
+    #: The active rule set, evaluated after scoring (endpoint or fallback); None: no rules.
+    rules: ActiveRules | None = None
 
 
 @dataclass
@@ -163,9 +166,21 @@ def _decide_and_store(
     if scored.scored_by == "fallback":
         report.fallback = len(fresh)
         report.fallback_reason = scored.error
+    rules_version, outcomes = apply_rules(
+        parts.rules, vectors, [f.record.transaction for f in fresh], scored.actions
+    )
     decided_at = int(time.time() * 1000)
     decisions = [
-        _decision(item.record, scored, i, x[i], parts.feature_set_version, decided_at)
+        _decision(
+            item.record,
+            scored,
+            i,
+            x[i],
+            parts.feature_set_version,
+            decided_at,
+            outcomes[i],
+            rules_version,
+        )
         for i, item in enumerate(fresh)
     ]
     claims = parts.decisions.claim(decisions)
@@ -198,6 +213,8 @@ def _decision(
     vector: np.ndarray,
     feature_set_version: str,
     decided_at: int,
+    outcome: RuleOutcome,
+    rules_version: str,
 ) -> Decision:
     txn = record.transaction
     return Decision(
@@ -210,7 +227,7 @@ def _decision(
         merchant_country=txn.merchant_country,
         mcc=txn.mcc,
         score=scored.scores[i],
-        action=scored.actions[i],
+        action=outcome.action,
         review_threshold=scored.thresholds[0],
         decline_threshold=scored.thresholds[1],
         model_version=scored.model_version,
@@ -223,4 +240,7 @@ def _decision(
         arrived_at_ms=record.arrival_ms,
         decided_at_ms=decided_at,
         features=tuple(None if v != v else float(v) for v in vector.tolist()),
+        rule_hits=outcome.hits,
+        rules_version=rules_version,
+        model_action=scored.actions[i],
     )

@@ -38,6 +38,9 @@ AUDIT_COLUMNS = [
     "reason_codes",
     "explain_method",
 ]
+#: What the rules did (securebank.rules): the model's own action, the rule-set version and the
+#: rules that fired ("" for decisions made before rules were recorded).
+RULE_COLUMNS = ["model_action", "rules_version", "rule_hits"]
 TOLERANCE = 1e-6
 
 
@@ -56,7 +59,16 @@ class Reproducibility:
 def audit_frame(decisions: pa.Table) -> pd.DataFrame:
     frame = decisions.to_pandas()
     frame["decided_at"] = pd.to_datetime(frame["decided_at_ms"], unit="ms", utc=True)
-    return frame[AUDIT_COLUMNS].sort_values(["event_time", "transaction_id"])
+    for column in RULE_COLUMNS:
+        if column not in frame:
+            frame[column] = ""
+    frame["rule_hits"] = [
+        " ".join(map(str, hits)) if hits is not None and not isinstance(hits, str) else hits or ""
+        for hits in frame["rule_hits"]
+    ]
+    frame["rules_version"] = frame["rules_version"].fillna("").astype(str)
+    columns = AUDIT_COLUMNS + RULE_COLUMNS
+    return frame[columns].sort_values(["event_time", "transaction_id"])
 
 
 def check_reproducibility(
@@ -82,6 +94,18 @@ def check_reproducibility(
     return Reproducibility(len(frame), matching, worst, by_version)
 
 
+def _rule_summary(frame: pd.DataFrame) -> str:
+    """One sentence on the rules: versions in force and the most frequent hits."""
+    if "rule_hits" not in frame:
+        return ""
+    hits = pd.Series([h for text in frame["rule_hits"] for h in str(text).split()])
+    versions = sorted(v for v in frame["rules_version"].astype(str).unique() if v)
+    if not versions and hits.empty:
+        return "No rule set was active."
+    top = ", ".join(f"{html.escape(k)} {v:,}" for k, v in hits.value_counts().head(10).items())
+    return f"Rule-set versions: {', '.join(versions) or 'none'}; rule hits: {top or 'none'}."
+
+
 def write_audit(
     frame: pd.DataFrame, check: Reproducibility, out: Path, period: tuple[str, str]
 ) -> tuple[Path, Path]:
@@ -104,7 +128,8 @@ td,th{{border:1px solid #ccc;padding:2px 6px}}th{{background:#eee}}</style></hea
 <p>Generated {datetime.now(UTC).isoformat(timespec="seconds")}. {len(frame):,} decisions:
 {", ".join(f"{k} {v:,}" for k, v in sorted(counts.items()))}.
 Model versions: {", ".join(sorted(frame["model_version"].astype(str).unique()))};
-feature sets: {", ".join(sorted(frame["feature_set_version"].astype(str).unique()))}.</p>
+feature sets: {", ".join(sorted(frame["feature_set_version"].astype(str).unique()))}.
+{_rule_summary(frame)}</p>
 <h2>Reproducibility: {verdict}</h2>
 <p>{check.matching} of {check.checked} sampled decisions re-scored with their recorded model
 version on their recorded features give the recorded score (largest difference

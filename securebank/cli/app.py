@@ -19,10 +19,13 @@ from securebank.cli import (
     model,
     operations,
     pipeline,
+    replay,
     reshard,
+    rules,
     score,
     stack,
     stream,
+    thresholds,
     warehouse,
 )
 from securebank.cli.console import errors
@@ -52,6 +55,9 @@ app.command("backtest")(backtest.backtest_command)
 app.command("demo")(demo.demo_command)
 app.command("cost")(cost.cost_command)
 app.add_typer(api.app, name="api")
+app.add_typer(rules.app, name="rules")
+app.command("thresholds")(thresholds.thresholds_command)
+app.command("replay")(replay.replay_command)
 app.add_typer(lake.app, name="lake")
 app.add_typer(warehouse.app, name="warehouse")
 app.command("load")(api.load_command)

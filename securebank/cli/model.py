@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from securebank.cli import context
-from securebank.cli.console import console
+from securebank.cli.console import console, errors
 from securebank.cli.errors import UserError
 from securebank.registry import Approval, ModelVersion, RegistryError
 
@@ -134,6 +134,15 @@ def deploy_command(
         except IncompatibleModel as error:
             raise UserError(f"model version {version}: {error}") from error
     mode = "canary" if canary is not None else "shadow" if shadow else "replace"
+    if mode == "canary":
+        from securebank.cli.replay import replay_record
+
+        if not replay_record(config, version).is_file():
+            errors.print(
+                f"warning: model version {version} has no recorded replay "
+                f"(securebank replay --model {version} --from DAY --to DAY)",
+                markup=False,
+            )
     known = read_live(aws, config)
     try:
         state = deploy(

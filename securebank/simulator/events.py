@@ -16,6 +16,7 @@ SCENARIOS = (
     "impossible_travel",
     "compromised_merchant",
     "unusual_amount",
+    "compromised_terminal",
 )
 SCENARIO_CODE = {name: code for code, name in enumerate(SCENARIOS)}
 

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA
 from securebank.dataset import write_dataset
 from securebank.reference import USD_PER_UNIT, currency_exponent
 from securebank.simulator.events import SCENARIOS, STATUS_NAMES, Events
-from securebank.simulator.fraud import FraudFactory, FraudPlan
+from securebank.simulator.fraud import UNLABELLED_SHARE, FraudFactory, FraudPlan
 from securebank.simulator.legit import DAY_MS, HOUR_MS, generate_legit
 from securebank.simulator.population import (
     CAT_CHANNEL,
@@ -55,7 +57,9 @@ class SimulationConfig:
 @dataclass(frozen=True)
 class SimulationSummary:
     transactions: int
+    #: Every fraud (ground truth); `labelled` of them have a label in the labels table.
     frauds: int
+    labelled: int
     fraud_rate: float
     customers: int
     cards: int
@@ -70,6 +74,14 @@ class SimulationSummary:
 
 def simulate(config: SimulationConfig) -> tuple[pa.Table, pa.Table, SimulationSummary]:
     """The transactions and labels tables, and a summary of what was generated."""
+    transactions, labels, _, summary = simulate_with_truth(config)
+    return transactions, labels, summary
+
+
+def simulate_with_truth(
+    config: SimulationConfig,
+) -> tuple[pa.Table, pa.Table, pa.Table, SimulationSummary]:
+    """Also the ground truth: every fraud, labelled or not (`TRUTH_SCHEMA`)."""
     config.validate()
     rng = np.random.default_rng(config.seed)
     start_ms = int(datetime(*config.start.timetuple()[:3], tzinfo=UTC).timestamp() * 1000)
@@ -78,10 +90,11 @@ def simulate(config: SimulationConfig) -> tuple[pa.Table, pa.Table, SimulationSu
     n_fraud = sum(int(s.sum()) for s in plan.sizes.values())
     customers = make_customers(rng, max(50, config.transactions // 150), config.days)
     merchants = make_merchants(rng, max(300, config.transactions // 250))
-    n_legit = config.transactions - n_fraud - plan.anchors
+    n_legit = config.transactions - (n_fraud - plan.converted) - plan.anchors
     legit = generate_legit(rng, n_legit, customers, merchants, start_ms, config.days)
     first_fraud_device = int(customers.device_start[-1] + customers.n_devices[-1])
     factory = FraudFactory(rng, customers, merchants, start_ms, config.days, first_fraud_device)
+    factory.compromised_terminal(plan.converted, legit)
     travel, anchors = factory.impossible_travel(plan.sizes["impossible_travel"])
     events = Events.concat(
         [
@@ -98,8 +111,9 @@ def simulate(config: SimulationConfig) -> tuple[pa.Table, pa.Table, SimulationSu
     events = events.take(np.lexsort((np.arange(len(events)), events.time_ms)))
     transactions = _transaction_table(events, merchants, config.seed)
     labels = _label_table(rng, events, transactions["transaction_id"])
-    summary = _summary(events, transactions, customers, merchants, config)
-    return transactions, labels, summary
+    truth = _truth_table(events, transactions["transaction_id"], labels)
+    summary = _summary(events, transactions, customers, merchants, config, len(labels))
+    return transactions, labels, truth, summary
 
 
 def _decimal_array(units: np.ndarray, exponent: np.ndarray) -> pa.Array:
@@ -152,6 +166,8 @@ def _label_table(rng: np.random.Generator, events: Events, tids: pa.ChunkedArray
     delay_days = rng.lognormal(np.log(6.0), 0.9, size=len(last))
     delay = np.clip(delay_days * DAY_MS, 2 * HOUR_MS, 75 * DAY_MS).astype(np.int64)
     reported = last[episode] + delay[episode]
+    labelled = (rng.random(len(last)) >= UNLABELLED_SHARE)[episode]
+    fraud, reported = fraud[labelled], reported[labelled]
     return pa.Table.from_arrays(
         [
             tids.take(pa.array(fraud)),
@@ -163,7 +179,27 @@ def _label_table(rng: np.random.Generator, events: Events, tids: pa.ChunkedArray
     )
 
 
-def _summary(events, transactions, customers, merchants, config) -> SimulationSummary:
+TRUTH_SCHEMA = pa.schema(
+    [
+        pa.field("transaction_id", pa.string(), nullable=False),
+        pa.field("fraud_scenario", pa.string(), nullable=False),
+        pa.field("labelled", pa.bool_(), nullable=False),
+    ]
+)
+TRUTH_FILE = Path("truth") / "truth.parquet"
+
+
+def _truth_table(events: Events, tids: pa.ChunkedArray, labels: pa.Table) -> pa.Table:
+    fraud = np.flatnonzero(events.episode >= 0)
+    ids = tids.take(pa.array(fraud))
+    labelled = pc.is_in(ids, value_set=labels["transaction_id"].combine_chunks())
+    return pa.Table.from_arrays(
+        [ids, pa.array(np.array(SCENARIOS)[events.scenario[fraud]]), labelled],
+        schema=TRUTH_SCHEMA,
+    )
+
+
+def _summary(events, transactions, customers, merchants, config, labelled) -> SimulationSummary:
     frauds = int((events.episode >= 0).sum())
     days = transactions["event_time"]
     by_scenario = {
@@ -172,6 +208,7 @@ def _summary(events, transactions, customers, merchants, config) -> SimulationSu
     return SimulationSummary(
         transactions=len(events),
         frauds=frauds,
+        labelled=labelled,
         fraud_rate=frauds / len(events),
         customers=len(customers),
         cards=int(customers.n_cards.sum()),
@@ -188,7 +225,10 @@ def _summary(events, transactions, customers, merchants, config) -> SimulationSu
 def generate(
     config: SimulationConfig, out: Path, on_day: Callable[[int, int], None] | None = None
 ) -> SimulationSummary:
-    transactions, labels, summary = simulate(config)
+    """Write the dataset under `out`, and the ground truth to `out/TRUTH_FILE`."""
+    transactions, labels, truth, summary = simulate_with_truth(config)
     manifest = {"generator": "securebank.simulator", "config": asdict(config), **asdict(summary)}
     write_dataset(out, transactions, labels, manifest, on_day)
+    (out / TRUTH_FILE).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(truth, out / TRUTH_FILE)
     return summary

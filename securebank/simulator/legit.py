@@ -76,13 +76,21 @@ def generate_legit(
     )
     time_ms = np.clip(time_ms, start_ms, start_ms + days * DAY_MS - 1)
 
+    # drift: habits move from the start profile to the end one, spending levels change with
+    # the customer and with each category's prices over the months
+    elapsed = (day + 0.5) / days
+    late = rng.random(count) < elapsed
     u = rng.random(count)
-    cat = (customers.profile_cdf[customer] < u[:, None]).sum(axis=1)
+    cat = (customers.profile_cdf[2 * customer + late] < u[:, None]).sum(axis=1)
     cat = np.minimum(cat, customers.profile_cdf.shape[1] - 1)
     merchant = habitual_merchant(merchants, customer, city, cat, favourite_rank(rng, count))
 
+    price_trend = rng.normal(0.05, 0.15, size=len(CAT_MEDIAN))
     amount = (
-        CAT_MEDIAN[cat] * customers.scale[customer] * rng.lognormal(0.0, CAT_SIGMA[cat], size=count)
+        CAT_MEDIAN[cat]
+        * customers.scale[customer]
+        * np.exp(customers.scale_drift[customer] * elapsed + price_trend[cat] * elapsed)
+        * rng.lognormal(0.0, CAT_SIGMA[cat], size=count)
     )
     card = customers.card_start[customer] + np.where(
         (customers.n_cards[customer] == 2) & (rng.random(count) < 0.25), 1, 0

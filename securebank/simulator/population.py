@@ -126,7 +126,10 @@ class Customers:
     home_city: np.ndarray
     activity: np.ndarray  # relative transaction rate
     scale: np.ndarray  # spending multiplier
-    profile_cdf: np.ndarray  # [customer, category] cumulative category preference
+    scale_drift: np.ndarray  # log change of the multiplier over the whole period
+    #: [2 * customer + k, category] cumulative category preference, k = 0 at the start of the
+    #: period and 1 at its end (habits drift from one to the other).
+    profile_cdf: np.ndarray
     card_start: np.ndarray
     n_cards: np.ndarray
     device_start: np.ndarray
@@ -146,7 +149,7 @@ def make_customers(rng: np.random.Generator, count: int, days: int) -> Customers
         rng.choice(FOREIGN_CITIES, size=count, p=_weights(CITY_WEIGHT[FOREIGN_CITIES])),
         rng.choice(HOME_CITIES, size=count, p=_weights(CITY_WEIGHT[HOME_CITIES])),
     )
-    profile = rng.dirichlet(CAT_WEIGHT / CAT_WEIGHT.sum() * 12.0, size=count)
+    profile = rng.dirichlet(CAT_WEIGHT / CAT_WEIGHT.sum() * 12.0, size=2 * count)
     n_cards = np.where(rng.random(count) < 0.3, 2, 1)
     n_devices = np.where(rng.random(count) < 0.35, 2, 1)
     traveller = rng.random(count) < 0.06
@@ -163,6 +166,7 @@ def make_customers(rng: np.random.Generator, count: int, days: int) -> Customers
         home_city=home,
         activity=rng.lognormal(0.0, 0.7, size=count),
         scale=rng.lognormal(0.0, 0.45, size=count),
+        scale_drift=rng.normal(0.0, 0.3, size=count),
         profile_cdf=np.cumsum(profile, axis=1),
         card_start=np.cumsum(n_cards) - n_cards,
         n_cards=n_cards,

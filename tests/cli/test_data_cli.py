@@ -50,6 +50,9 @@ def in_process(bank, monkeypatch, capsys):
     """Run the CLI's entry point in `bank`; return its exit code and what it printed."""
     monkeypatch.chdir(bank)
     monkeypatch.setenv("COLUMNS", "200")
+    from securebank.cli import console as cli_console  # made at import: COLUMNS may come late
+
+    monkeypatch.setattr(cli_console.console, "width", 200)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         code = main(list(args))

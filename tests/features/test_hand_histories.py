@@ -147,3 +147,106 @@ def test_labels_reported_later_are_invisible(evaluate):
 def test_every_feature_is_produced_in_order(evaluate):
     rows = evaluate(card_history(), None)
     assert list(rows.columns[-len(FEATURE_NAMES) :]) == list(FEATURE_NAMES)
+
+
+@EVALUATORS
+def test_card_means_and_amount_ratios(evaluate):
+    row = evaluate(card_history(), None).loc["a4"]
+    # before a4: a1 100 (2 days ago), a2 50 (30 min), a3 20 (1 h); the 24 h window holds a2, a3
+    assert (row["card_count_24h"], row["card_count_7d"], row["card_count_30d"]) == (2, 3, 3)
+    assert row["card_mean_24h"] == pytest.approx(35.0)
+    assert row["card_mean_7d"] == pytest.approx(170 / 3)
+    assert row["amount_to_mean_24h"] == pytest.approx(400 / 35)
+    assert row["amount_to_mean_7d"] == pytest.approx(400 / (170 / 3))
+    assert row["amount_to_mean_30d"] == pytest.approx(400 / (170 / 3))
+    first = evaluate(card_history(), None).loc["a1"]
+    assert first["card_mean_24h"] == 0 and math.isnan(first["amount_to_mean_24h"])
+
+
+def terminal_history():
+    """A terminal with one transaction a day for 40 days; frauds on days 20 and 25, each reported
+    three days later; the question is asked on day 33 at noon."""
+    start = T0.replace(hour=0)
+    rows = [
+        txn(f"m{d:02d}", start + d * DAY + 10 * HOUR, card_id=f"tok_{d:02d}") for d in range(40)
+    ]
+    labels = labels_frame(
+        [
+            ("m20", start + 23 * DAY + 10 * HOUR),
+            ("m25", start + 28 * DAY + 10 * HOUR),
+            ("m30", start + 33 * DAY + 13 * HOUR),  # reported after the question
+        ]
+    )
+    rows.append(txn("q", start + 33 * DAY + 12 * HOUR, card_id="tok_q"))
+    return frame(rows), labels
+
+
+@EVALUATORS
+def test_merchant_risk_windows_end_the_label_delay_before_today(evaluate):
+    transactions, labels = terminal_history()
+    row = evaluate(transactions, labels).loc["q"]
+    # today is day 33; the risk windows end at the start of day 26 (7 days earlier)
+    # 1 d: day 25 only -> m25, a fraud reported on day 28: 1 / 1
+    assert row["merchant_risk_1d"] == 1.0
+    # 7 d: days 19..25 -> 7 transactions, frauds m20 and m25 known: 2 / 7
+    assert row["merchant_risk_7d"] == pytest.approx(2 / 7)
+    assert row["merchant_txns_risk_7d"] == 7
+    # 30 d: days 0..25 (the window would start on day -4) -> 26 transactions, 2 frauds
+    assert row["merchant_risk_30d"] == pytest.approx(2 / 26)
+    # counts: 7 d from the start of day 26 -> days 26..33 = 8; 30 d from day 3 -> 31
+    assert (row["merchant_count_7d"], row["merchant_count_30d"]) == (8, 31)
+    # the 28 d as-known rate: days 5..33 (29 transactions), m30 is not reported yet
+    assert row["merchant_fraud_rate_28d"] == pytest.approx(2 / 29)
+
+
+@EVALUATORS
+def test_a_label_reported_mid_stream_changes_risk_from_the_next_transaction_on(evaluate):
+    transactions, labels = terminal_history()
+    rows = evaluate(transactions, labels)
+    # m28 (day 28, 10:00) is at the moment of m25's report: reported_at is not before it
+    assert rows.loc["m28", "merchant_fraud_rate_28d"] == pytest.approx(1 / 28)
+    assert rows.loc["m29", "merchant_fraud_rate_28d"] == pytest.approx(2 / 28)  # days 1..28
+
+
+def minimal(records):
+    """Only the five required columns, as a bank file may have."""
+    required = ["transaction_id", "event_time", "card_id", "merchant_id", "amount"]
+    return frame(records)[required]
+
+
+@EVALUATORS
+def test_a_minimal_schema_history_gives_every_feature(evaluate):
+    history = minimal(
+        [
+            txn("n1", T0 - DAY, amount="20.00"),
+            txn("n2", T0 - HOUR, amount="30.00", merchant_id="mer_2"),
+            txn("n3", T0, amount="100.00"),
+        ]
+    )
+    rows = evaluate(history, None)
+    row = rows.loc["n3"]
+    assert list(rows.columns[-len(FEATURE_NAMES) :]) == list(FEATURE_NAMES)
+    assert row["amount_usd"] == 100.0  # the issuer's currency
+    assert row["card_count_24h"] == 1 and row["card_mean_30d"] == 25.0
+    assert row["amount_to_mean_30d"] == 4.0
+    assert math.isnan(row["mcc"]) and math.isnan(row["channel"])
+    assert (row["is_international"], row["is_cross_currency"], row["is_new_country"]) == (0, 0, 0)
+    assert (row["has_location"], row["has_device"], row["is_new_device"]) == (0, 0, 0)
+    assert row["card_declines_24h"] == 0  # no status: approved
+    assert rows.loc["n1", "is_new_merchant"] == 1
+
+
+@EVALUATORS
+def test_null_optional_fields_mean_the_same_as_absent_ones(evaluate):
+    nulls = {
+        "mcc": None,
+        "currency": None,
+        "merchant_country": None,
+        "channel": None,
+        "status": None,
+        "customer_id": None,
+    }
+    with_nulls = frame([txn("n1", T0 - DAY, **nulls), txn("n2", T0, amount="5.00", **nulls)])
+    without = minimal([txn("n1", T0 - DAY), txn("n2", T0, amount="5.00")])
+    a, b = evaluate(with_nulls, None), evaluate(without, None)
+    pd.testing.assert_frame_equal(a[list(FEATURE_NAMES)], b[list(FEATURE_NAMES)])

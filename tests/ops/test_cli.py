@@ -20,6 +20,9 @@ def cli(aws, moto_endpoint, local_aws, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SECUREBANK_PREFIX", aws.names.prefix)
     monkeypatch.setenv("SECUREBANK_ENVIRONMENT", aws.names.environment)
     monkeypatch.setenv("COLUMNS", "200")
+    from securebank.cli import console as cli_console  # made at import: COLUMNS may come late
+
+    monkeypatch.setattr(cli_console.console, "width", 200)
     # The `aws` fixture provisioned these resources; provisioning again per command would list
     # every stream of the session's shared moto, which pages past 100 names.
     monkeypatch.setattr("securebank.cli.context.local_stack.provision", lambda aws, names: [])

@@ -91,6 +91,16 @@ def browser():
     driver.quit()
 
 
+def _until(browser, check, timeout: float = 30.0):
+    """Wait for `check(browser)` to hold: a click returns before the next page has loaded, and an
+    element found on the old page goes stale under the reader."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    return WebDriverWait(browser, timeout, ignored_exceptions=ignored).until(check)
+
+
 def test_open_the_queue_resolve_a_case_and_see_the_state_change(console, browser, tmp_path):
     from PIL import Image
     from selenium.webdriver.common.by import By
@@ -102,13 +112,13 @@ def test_open_the_queue_resolve_a_case_and_see_the_state_change(console, browser
     assert "card_count_1h" in rows[0].text and "125.50 USD" in rows[0].text
 
     rows[0].find_element(By.LINK_TEXT, "t-1").click()
-    assert browser.find_element(By.ID, "status").text == "open"
+    _until(browser, lambda b: b.find_element(By.ID, "status").text == "open")
     timeline = browser.find_element(By.ID, "timeline").text
     assert timeline.count("approve") == 2 and "review" in timeline
     browser.find_element(By.NAME, "note").send_keys("customer denied the payment")
     browser.find_element(By.ID, "resolve-fraud").click()
 
-    assert browser.find_element(By.ID, "status").text == "resolved"
+    _until(browser, lambda b: b.find_element(By.ID, "status").text == "resolved")
     assert "fraud" in browser.find_element(By.ID, "outcome").text
     audit = browser.find_element(By.ID, "audit").text
     assert "alice" in audit and "resolved" in audit
@@ -125,8 +135,16 @@ def test_open_the_queue_resolve_a_case_and_see_the_state_change(console, browser
     assert operations.cases.get("t-1").outcome.value == "fraud"
     assert operations.labels.get("t-1").is_fraud is True
     browser.find_element(By.LINK_TEXT, "Queue").click()
-    remaining = browser.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-case]")
-    assert [r.get_attribute("data-case") for r in remaining] == ["t-2"]
+    _until(
+        browser,
+        lambda b: (
+            [
+                r.get_attribute("data-case")
+                for r in b.find_elements(By.CSS_SELECTOR, "#queue tbody tr[data-case]")
+            ]
+            == ["t-2"]
+        ),
+    )
 
     browser.get(f"{server.url}/models")
     models = browser.find_element(By.ID, "models").text
