@@ -9,7 +9,9 @@ shard ids ever seen; the scorer adds ListShards' answer to it at start and reads
 
 `reshard` is the procedure (docs/deploy.md, "Scaling the stream"): register the current shards,
 UpdateShardCount, wait for ACTIVE, register the children; in AWS the scorer's containers are then
-recycled (a configuration change) so that every one reads the new set.
+recycled (a configuration change) so that every one reads the new set. Where the server has no
+UpdateShardCount (kinesalite, the local Kinesis), the same target is reached with SplitShard and
+MergeShards, one change at a time.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 REGISTRY_KEY = "meta#merchant-slots"
 EPOCH_VARIABLE = "SECUREBANK_SHARD_EPOCH"
@@ -85,6 +90,48 @@ def recycle_scorer(lambda_client: Any, function: str) -> str:
     return variables[EPOCH_VARIABLE]
 
 
+#: What a server without UpdateShardCount answers (kinesalite: UnknownOperationException).
+UNSUPPORTED = {"UnknownOperationException", "UnknownOperation", "InvalidAction"}
+
+
+def _open_shards(kinesis: Any, stream: str) -> list[tuple[int, int, str]]:
+    """Open shards as (first hash key, last hash key, id), in hash order."""
+    shards: list[tuple[int, int, str]] = []
+    request: dict[str, Any] = {"StreamName": stream}
+    while True:
+        page = kinesis.list_shards(**request)
+        for shard in page["Shards"]:
+            if "EndingSequenceNumber" not in shard["SequenceNumberRange"]:
+                hashes = shard["HashKeyRange"]
+                first, last = int(hashes["StartingHashKey"]), int(hashes["EndingHashKey"])
+                shards.append((first, last, shard["ShardId"]))
+        token = page.get("NextToken")
+        if not token:
+            return sorted(shards)
+        request = {"NextToken": token}
+
+
+def _split_and_merge(kinesis: Any, stream: str, target: int, timeout_s: float) -> None:
+    """Reach `target` open shards by splitting the widest or merging the narrowest adjacent
+    pair, one change at a time (each waits for ACTIVE, as Kinesis requires)."""
+    while True:
+        shards = _open_shards(kinesis, stream)
+        if len(shards) == target:
+            return
+        if len(shards) < target:
+            first, last, shard_id = max(shards, key=lambda s: s[1] - s[0])
+            kinesis.split_shard(
+                StreamName=stream,
+                ShardToSplit=shard_id,
+                NewStartingHashKey=str((first + last + 1) // 2),
+            )
+        else:
+            pairs = [(a, b) for a, b in pairwise(shards) if a[1] + 1 == b[0]]
+            a, b = min(pairs, key=lambda pair: pair[1][1] - pair[0][0])
+            kinesis.merge_shards(StreamName=stream, ShardToMerge=a[2], AdjacentShardToMerge=b[2])
+        _wait_active(kinesis, stream, timeout_s)
+
+
 def reshard(
     kinesis: Any, dynamodb: Any, stream: str, table: str, target: int, timeout_s: float = 600
 ) -> dict[str, Any]:
@@ -97,9 +144,14 @@ def reshard(
     if target == before:
         raise ReshardError(f"the stream already has {before} open shards")
     merchant_slots(kinesis, dynamodb, stream, table)
-    kinesis.update_shard_count(
-        StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
-    )
+    try:
+        kinesis.update_shard_count(
+            StreamName=stream, TargetShardCount=target, ScalingType="UNIFORM_SCALING"
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in UNSUPPORTED:
+            raise
+        _split_and_merge(kinesis, stream, target, timeout_s)
     _wait_active(kinesis, stream, timeout_s)
     slots = merchant_slots(kinesis, dynamodb, stream, table)
     after = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]

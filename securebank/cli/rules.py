@@ -37,8 +37,12 @@ def _stores() -> tuple[RuleSetStore, RuleListStore]:
         dynamodb = context.clients(config).client("dynamodb")
     else:
         # Only the two rule tables are needed: no full local provisioning on every command.
+        endpoint, service_endpoints = context.local_endpoints(config)
         local = AwsClients(
-            region=config.region, endpoint_url=context.local_endpoint(config), local=True
+            region=config.region,
+            endpoint_url=endpoint,
+            local=True,
+            service_endpoints=service_endpoints,
         )
         dynamodb = local.client("dynamodb")
         create_tables(dynamodb, names.rules_table, names.rule_lists_table)

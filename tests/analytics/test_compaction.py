@@ -146,14 +146,14 @@ def test_torn_parquet_without_its_manifest_is_not_trusted(aws):
     assert not rerun.skipped and rerun.rows == 1
 
 
-def test_glue_job_script_runs_the_same_code(aws, moto_endpoint, monkeypatch, capsys):
+def test_glue_job_script_runs_the_same_code(aws, local_aws, monkeypatch, capsys):
     """glue/compact_lake.py as Glue runs it (its own arguments among Glue's)."""
     import importlib.util
 
     s3, bucket = aws.client("s3"), aws.names.lake_bucket
     _put(s3, bucket, DAY1, "a", [_decision("t1", MS1 + 5), _decision("t1", MS1 + 9)])
     for key, value in {
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        **local_aws.environment(),  # boto3's per-service endpoints, as Glue's boto3 reads them
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",

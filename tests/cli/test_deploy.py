@@ -26,7 +26,7 @@ def fresh_settings():
 
 
 def test_deploy_canary_promote_rollback_read_back_from_sagemaker(
-    aws, moto_endpoint, tmp_path, monkeypatch, capsys, fresh_settings
+    aws, local_aws, tmp_path, monkeypatch, capsys, fresh_settings
 ):
     names = aws.names
     s3, sm = aws.client("s3"), aws.client("sagemaker")
@@ -48,7 +48,7 @@ def test_deploy_canary_promote_rollback_read_back_from_sagemaker(
         "SECUREBANK_PREFIX": names.prefix,
         "SECUREBANK_ENVIRONMENT": names.environment,
         "SECUREBANK_TARGET": "local",
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        **local_aws.environment(),
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr("securebank.cli.console.console.width", 200)

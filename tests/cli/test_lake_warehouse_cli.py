@@ -11,13 +11,13 @@ from securebank.settings import get_settings
 
 
 @pytest.fixture
-def cli(aws, moto_endpoint, tmp_path, monkeypatch, capsys):
+def cli(aws, local_aws, tmp_path, monkeypatch, capsys):
     for key, value in {
         "SECUREBANK_HOME": str(tmp_path / "home"),
         "SECUREBANK_PREFIX": aws.names.prefix,
         "SECUREBANK_ENVIRONMENT": aws.names.environment,
         "SECUREBANK_TARGET": "local",
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        **local_aws.environment(),
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr("securebank.cli.console.console.width", 200)

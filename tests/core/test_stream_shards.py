@@ -76,6 +76,21 @@ def test_reshard_keeps_closed_shards_partials_in_the_merchant_counts(aws):
     assert len(registry["slots"]["SS"]) == 6
 
 
+def test_reshard_down_merges_adjacent_shards_and_keeps_every_slot(aws):
+    kinesis, dynamodb = aws.client("kinesis"), aws.client("dynamodb")
+    stream, table = aws.names.stream, aws.names.feature_table
+    parents = list_shard_ids(kinesis, stream)
+    result = reshard(kinesis, dynamodb, stream, table, target=1)
+    assert (result["before"], result["after"]) == (2, 1)
+    shards = kinesis.list_shards(StreamName=stream)["Shards"]
+    open_shards = [s for s in shards if "EndingSequenceNumber" not in s["SequenceNumberRange"]]
+    assert len(open_shards) == 1
+    # The merged shard covers the whole hash space, and every shard stays registered.
+    hashes = open_shards[0]["HashKeyRange"]
+    assert (int(hashes["StartingHashKey"]), int(hashes["EndingHashKey"])) == (0, 2**128 - 1)
+    assert set(result["slots"]) == set(parents) | {open_shards[0]["ShardId"]}
+
+
 def test_reshard_refuses_what_it_cannot_do(aws):
     kinesis, dynamodb = aws.client("kinesis"), aws.client("dynamodb")
     with pytest.raises(ReshardError, match="already has 2 open shards"):

@@ -142,14 +142,14 @@ def test_a_change_made_outside_the_platform_is_what_the_next_command_sees(aws):
         rollout.promote(live.state)
 
 
-def test_sagemaker_users_own_clients_see_the_endpoint(aws, moto_endpoint, monkeypatch):
+def test_sagemaker_users_own_clients_see_the_endpoint(aws, local_aws, monkeypatch):
     """boto3, sagemaker-core and the AWS CLI describe the endpoint a deploy registered."""
     from sagemaker.core.resources import Endpoint
 
     sm = aws.client("sagemaker")
     name = f"{aws.names.base}-endpoint"
     _apply(sm, rollout.deploy(RolloutState(), name, "1", URL.format(1)))
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", local_aws.url)  # moto serves SageMaker
     session = boto3.Session(
         aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
     )
@@ -162,7 +162,7 @@ def test_sagemaker_users_own_clients_see_the_endpoint(aws, moto_endpoint, monkey
     assert aws_cli is not None, "the AWS CLI is a dev dependency (awscli in pyproject.toml)"
     env = {
         **os.environ,
-        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL": local_aws.url,
         "AWS_ACCESS_KEY_ID": "local",
         "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": "us-east-1",
