@@ -302,16 +302,18 @@ def main() -> None:
 
 def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -> dict:
     os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": str(args.budget_ms)})
-    from securebank.cli import context
+    from securebank.aws import connect
     from securebank.dataset import read_transactions
     from securebank.model_artifact import load_model
     from securebank.producer import contract_json, select
     from securebank.settings import get_settings
 
     config = get_settings()
-    aws = context.clients(config)
+    aws = connect(config)
     names = config.names
-    manifest = load_model(home / "endpoint" / "models" / "v1" / "model.tar.gz").manifest
+    manifest = load_model(
+        home / "endpoint" / "models" / "v1" / "model.tar.gz", feature_set=None
+    ).manifest
     stream_from = manifest.training_range["test_start"]
     _cli(env, "stream", "bootstrap", "--data", data, "--until", stream_from)
     since = select(read_transactions(Path(data)), None, None).to_pylist()

@@ -28,7 +28,7 @@ from _measure import emit
 from rules import rule_set_text
 
 from securebank.challenger import compare
-from securebank.features.definitions import FEATURE_NAMES
+from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import FraudModel, load_model
 from securebank.rules.ruleset import compile_rule_set
 from securebank.simulator.generate import SimulationConfig, simulate
@@ -55,7 +55,7 @@ def _model(folder: Path) -> FraudModel:
             "SM_HPS": json.dumps({"num_round": "100", "early_stopping_rounds": "100"}),
         },
     )
-    return load_model(folder / "model")
+    return load_model(folder / "model", feature_set=FEATURE_SET_VERSION)
 
 
 def main() -> None:

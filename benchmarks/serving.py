@@ -116,7 +116,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "securebank.inference.container",
+                "securebank.image",
                 "serve",
                 "--host",
                 "127.0.0.1",

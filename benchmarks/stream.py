@@ -91,11 +91,11 @@ def main() -> None:
 def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -> dict:
     os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": env["LATENCY_BUDGET_MS"]})
     from securebank import local_stack
-    from securebank.cli import context
-    from securebank.cli.endpoint import running_server
+    from securebank.aws import connect
     from securebank.cost import CallMeter, Usage
     from securebank.dataset import read_transactions
     from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig, shard_ids
+    from securebank.inference.local_endpoint import running_server
     from securebank.model_artifact import load_model
     from securebank.producer import contract_json, select, send
     from securebank.scorer import handler
@@ -103,8 +103,10 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     from securebank.settings import get_settings
 
     config = get_settings()
-    aws = context.clients(config)
-    manifest = load_model(home / "endpoint" / "models" / "v1" / "model.tar.gz").manifest
+    aws = connect(config)
+    manifest = load_model(
+        home / "endpoint" / "models" / "v1" / "model.tar.gz", feature_set=None
+    ).manifest
     stream_from = manifest.training_range["test_start"]
     _cli(env, "stream", "bootstrap", "--data", data, "--until", stream_from)
     server = running_server(config)

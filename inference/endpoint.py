@@ -12,11 +12,13 @@ import random
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.inference.explain import EXACT, reason_codes
 from securebank.model_artifact import FraudModel, load_model
 
@@ -86,8 +88,10 @@ class Scored:
 
 
 class Endpoint:
-    def __init__(self, loader: Any = load_model) -> None:
-        self._loader = loader
+    def __init__(self, loader: Any = None) -> None:
+        #: Loads a model folder or archive; by default refusing other feature sets than this
+        #: code computes.
+        self._loader = loader or partial(load_model, feature_set=FEATURE_SET_VERSION)
         self._live: _Live | None = None
         self._lock = threading.Lock()
         self._cache: dict[str, FraudModel] = {}

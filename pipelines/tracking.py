@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import load_model
 from securebank.registry import ModelVersion
 
@@ -66,7 +67,7 @@ class MlflowTracker:
                 self._mlflow.log_artifact(str(path), artifact_path="evaluation")
 
     def log_model(self, model_dir: Path, version: ModelVersion | None) -> None:
-        model = load_model(model_dir)
+        model = load_model(model_dir, feature_set=FEATURE_SET_VERSION)
         self._mlflow.log_artifact(str(model_dir / "manifest.json"), artifact_path="model-manifest")
         info = self._mlflow.xgboost.log_model(
             model.booster, name="model", registered_model_name=self.registered_model

@@ -1,15 +1,19 @@
 """boto3 clients for the platform, pointed at AWS or at the local stack by settings alone.
 
-Adapters take the clients they need as arguments; only entry points build an `AwsClients`.
+Adapters take the clients they need as arguments; only entry points build an `AwsClients`,
+with `connect` (which starts and provisions the local AWS when the target is local).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+
+if TYPE_CHECKING:
+    from securebank.settings import Settings
 
 #: Credentials for the local stack, which accepts any; never used against AWS.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -74,3 +78,38 @@ class AwsClients:
             local=self.local,
             service_endpoints=dict(self.service_endpoints),
         )
+
+
+def local_endpoints(config: Settings) -> tuple[str, dict[str, str]]:
+    """The local AWS endpoints (default, per service): the configured ones, or the local stack's,
+    started if needed (`local_stack.StackError` when it cannot start)."""
+    from securebank import local_stack
+
+    if config.aws_endpoint_url:
+        return config.aws_endpoint_url, config.service_endpoints
+    stack = local_stack.start(config.home)
+    return stack.url, stack.service_endpoints | config.service_endpoints
+
+
+def connect(config: Settings) -> AwsClients:
+    """Clients for the configured target: AWS, or the local AWS with the platform's resources
+    (started and created when missing)."""
+    from securebank import local_stack
+
+    if config.target == "aws":
+        return AwsClients(
+            region=config.region,
+            endpoint_url=config.aws_endpoint_url,
+            runtime_endpoint_url=config.runtime_endpoint_url,
+            service_endpoints=config.service_endpoints,
+        )
+    endpoint, service_endpoints = local_endpoints(config)
+    aws = AwsClients(
+        region=config.region,
+        endpoint_url=endpoint,
+        runtime_endpoint_url=config.runtime_endpoint_url,
+        local=True,
+        service_endpoints=service_endpoints,
+    )
+    local_stack.provision(aws, config.names)
+    return aws

@@ -4,6 +4,10 @@ SageMaker packs the training job's model folder into `model.tar.gz`; the serving
 the stream scorer unpack it. The manifest carries the feature names in order, the feature-set
 version (a model is never served under other feature definitions), the decision thresholds and
 the training data range.
+
+Which feature set the running code computes is the features' knowledge
+(`features.definitions.FEATURE_SET_VERSION`): loaders take it as `feature_set` from their caller,
+so this module stays below the feature definitions.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from typing import Any
 import xgboost as xgb
 
 from securebank.decision import Thresholds
-from securebank.features.definitions import FEATURE_SET_VERSION
 
 BOOSTER_FILE = "model.ubj"
 MANIFEST_FILE = "manifest.json"
@@ -65,7 +68,7 @@ class FraudModel:
     booster: xgb.Booster
     manifest: ModelManifest
 
-    def check_feature_set(self, expected: str = FEATURE_SET_VERSION) -> None:
+    def check_feature_set(self, expected: str) -> None:
         if self.manifest.feature_set_version != expected:
             raise IncompatibleModel(
                 f"model was trained on feature set {self.manifest.feature_set_version}, "
@@ -95,21 +98,26 @@ def _from_members(booster_bytes: bytes, manifest_text: str) -> FraudModel:
     return FraudModel(booster=booster, manifest=ModelManifest.from_json(manifest_text))
 
 
-def load_model(path: Path, check: bool = True) -> FraudModel:
-    """Load from a model folder or a `model.tar.gz`; by default refuse other feature sets."""
+def load_model(path: Path, *, feature_set: str | None) -> FraudModel:
+    """Load from a model folder or a `model.tar.gz`.
+
+    `feature_set`: the feature-set version the caller computes; a model of another one is refused
+    (`IncompatibleModel`). None accepts any (to read a manifest, not to score).
+    """
     if path.is_dir():
         model = _from_members(
             (path / BOOSTER_FILE).read_bytes(), (path / MANIFEST_FILE).read_text()
         )
     else:
-        model = load_model_bytes(path.read_bytes(), check=False)
-    if check:
-        model.check_feature_set()
+        model = load_model_bytes(path.read_bytes(), feature_set=None)
+    if feature_set is not None:
+        model.check_feature_set(feature_set)
     return model
 
 
-def load_model_bytes(archive: bytes, check: bool = True) -> FraudModel:
-    """Load from the bytes of a `model.tar.gz` (as read from S3)."""
+def load_model_bytes(archive: bytes, *, feature_set: str | None) -> FraudModel:
+    """Load from the bytes of a `model.tar.gz` (as read from S3); `feature_set` as in
+    `load_model`."""
     members: dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         for member in tar.getmembers():
@@ -121,8 +129,8 @@ def load_model_bytes(archive: bytes, check: bool = True) -> FraudModel:
     if set(members) != {BOOSTER_FILE, MANIFEST_FILE}:
         raise IncompatibleModel(f"archive must hold {BOOSTER_FILE} and {MANIFEST_FILE}")
     model = _from_members(members[BOOSTER_FILE], members[MANIFEST_FILE].decode())
-    if check:
-        model.check_feature_set()
+    if feature_set is not None:
+        model.check_feature_set(feature_set)
     return model
 
 

@@ -12,6 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from securebank.model_artifact import FraudModel, load_model_bytes
+from securebank.s3io import read_bytes
+
 
 class Approval(StrEnum):
     PENDING = "PendingManualApproval"
@@ -114,3 +117,15 @@ class ModelRegistry:
     def latest_approved(self) -> ModelVersion | None:
         approved = [v for v in self.list() if v.status is Approval.APPROVED]
         return approved[-1] if approved else None
+
+
+def load_version_model(
+    registry: ModelRegistry, s3: Any, version: int, *, feature_set: str | None
+) -> tuple[ModelVersion, FraudModel]:
+    """A registered version and its model, read from its `model_data_url` in S3.
+
+    `feature_set` as in `model_artifact.load_model`: the version the caller computes, or None to
+    accept any. Raises `RegistryError` (no such version) or `IncompatibleModel`.
+    """
+    found = registry.get(version)
+    return found, load_model_bytes(read_bytes(s3, found.model_data_url), feature_set=feature_set)

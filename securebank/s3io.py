@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from botocore.exceptions import ClientError
+
 
 def split_uri(uri: str) -> tuple[str, str]:
     parsed = urlparse(uri)
@@ -58,3 +60,23 @@ def delete_prefix(s3: Any, uri: str) -> int:
             s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
             count += len(keys)
     return count
+
+
+def cached_copy(s3: Any, uri: str, folder: Path, suffix: str = "") -> Path:
+    """A local copy of the object at `uri`: `folder/ETAG+suffix`, downloaded once per content.
+
+    Named by the object's ETag, so different content under the same key is never served from a
+    stale copy. Raises FileNotFoundError when the object is missing.
+    """
+    bucket, key = split_uri(uri)
+    try:
+        etag = s3.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+    except ClientError as error:
+        raise FileNotFoundError(f"{uri} is missing") from error
+    local = folder / f"{etag}{suffix}"
+    if not local.is_file():
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_suffix(".part")
+        partial.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        partial.replace(local)
+    return local

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import ARCHIVE_FILE, load_model
 from securebank.training import container, plots
 from securebank.training.build_features import COMPROMISED_FILE
@@ -69,7 +70,7 @@ def _values(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     model_folder = container.processing_input(args.root, "model")
-    model = load_model(model_folder / ARCHIVE_FILE)
+    model = load_model(model_folder / ARCHIVE_FILE, feature_set=FEATURE_SET_VERSION)
     train = container.read_split(container.processing_input(args.root, "train"))
     test = container.read_split(container.processing_input(args.root, "test"))
     x_test, y_test = matrix(test)

@@ -56,7 +56,9 @@ def build_parts(
         if approved is None:
             raise NoFallbackModel(f"no Approved version in {names.model_package_group}")
         fallback_uri, version = approved.model_data_url, str(approved.version)
-    model = load_model_bytes(read_bytes(aws.client("s3"), fallback_uri))
+    model = load_model_bytes(
+        read_bytes(aws.client("s3"), fallback_uri), feature_set=FEATURE_SET_VERSION
+    )
     sqs = aws.client("sqs")
     sns = aws.client("sns")
     # In AWS both come from terraform outputs; create_topic/get_queue_url only name-resolve

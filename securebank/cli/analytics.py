@@ -133,8 +133,7 @@ def audit_command(
 ) -> None:
     """Every decision in the period (CSV and HTML) and a reproducibility check."""
     from securebank.analytics.audit import audit_frame, check_reproducibility, write_audit
-    from securebank.model_artifact import load_model_bytes
-    from securebank.s3io import read_bytes
+    from securebank.registry import load_version_model
 
     first, last = _day(start, "--from"), _day(end, "--to")
     config = context.settings()
@@ -142,8 +141,7 @@ def audit_command(
     registry = context.registry(aws, config)
 
     def load_version(version: str):
-        found = registry.get(int(version))
-        return load_model_bytes(read_bytes(aws.client("s3"), found.model_data_url), check=False)
+        return load_version_model(registry, aws.client("s3"), int(version), feature_set=None)[1]
 
     check = check_reproducibility(decisions, load_version, sample)
     csv_path, html_path = write_audit(audit_frame(decisions), check, out, (start, end))

@@ -1,7 +1,11 @@
-"""What every command that talks to AWS needs: settings and clients, the local stack on demand."""
+"""What every command that talks to AWS needs: settings and clients, the local stack on demand.
+
+The work is `securebank.aws.connect`; here its failures become one-line user errors.
+"""
 
 from __future__ import annotations
 
+from securebank import aws as aws_clients
 from securebank import local_stack
 from securebank.aws import AwsClients
 from securebank.cli.errors import UserError
@@ -19,34 +23,17 @@ def settings() -> Settings:
 def local_endpoints(config: Settings) -> tuple[str, dict[str, str]]:
     """The local AWS endpoints (default, per service): the configured ones, or the local stack's,
     started if needed."""
-    if config.aws_endpoint_url:
-        return config.aws_endpoint_url, config.service_endpoints
     try:
-        stack = local_stack.start(config.home)
+        return aws_clients.local_endpoints(config)
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
-    return stack.url, stack.service_endpoints | config.service_endpoints
 
 
 def clients(config: Settings | None = None) -> AwsClients:
-    config = config or settings()
-    if config.target == "aws":
-        return AwsClients(
-            region=config.region,
-            endpoint_url=config.aws_endpoint_url,
-            runtime_endpoint_url=config.runtime_endpoint_url,
-            service_endpoints=config.service_endpoints,
-        )
-    endpoint, service_endpoints = local_endpoints(config)
-    aws = AwsClients(
-        region=config.region,
-        endpoint_url=endpoint,
-        runtime_endpoint_url=config.runtime_endpoint_url,
-        local=True,
-        service_endpoints=service_endpoints,
-    )
-    local_stack.provision(aws, config.names)
-    return aws
+    try:
+        return aws_clients.connect(config or settings())
+    except local_stack.StackError as error:
+        raise UserError(str(error)) from error
 
 
 def registry(aws: AwsClients, config: Settings) -> ModelRegistry:

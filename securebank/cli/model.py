@@ -124,13 +124,16 @@ def deploy_command(
             f"(`securebank model approve {version}`)"
         )
     if target == "local":
-        from securebank.cli.endpoint import local_model_path
+        from securebank.features.definitions import FEATURE_SET_VERSION
         from securebank.inference.endpoint import VariantSpec
+        from securebank.inference.local_endpoint import EndpointError, local_model_path
         from securebank.model_artifact import IncompatibleModel, load_model
 
         spec = VariantSpec(f"v{version}", str(version), found.model_data_url)
         try:
-            load_model(Path(local_model_path(aws, config, spec)))
+            load_model(Path(local_model_path(aws, config, spec)), feature_set=FEATURE_SET_VERSION)
+        except EndpointError as error:
+            raise UserError(str(error)) from error
         except IncompatibleModel as error:
             raise UserError(f"model version {version}: {error}") from error
     mode = "canary" if canary is not None else "shadow" if shadow else "replace"

@@ -513,17 +513,21 @@ def compare_command(
     """Champion (live decisions) vs a challenger version re-scored on the same matured window."""
     import numpy as np
 
-    from securebank.model_artifact import IncompatibleModel, load_model_bytes
+    from securebank.features.definitions import FEATURE_SET_VERSION
+    from securebank.model_artifact import IncompatibleModel
     from securebank.monitoring.live import live_decisions, live_labels
     from securebank.monitoring.performance import challenger_view, label_decisions, metrics
-    from securebank.registry import RegistryError
-    from securebank.s3io import read_bytes
+    from securebank.registry import RegistryError, load_version_model
 
     config = context.settings()
     aws = context.clients(config)
     try:
-        version = context.registry(aws, config).get(challenger)
-        model = load_model_bytes(read_bytes(aws.client("s3"), version.model_data_url))
+        _, model = load_version_model(
+            context.registry(aws, config),
+            aws.client("s3"),
+            challenger,
+            feature_set=FEATURE_SET_VERSION,
+        )
     except (RegistryError, IncompatibleModel) as error:
         raise UserError(str(error)) from error
     frame = live_decisions(aws.client("s3"), config.names.lake_bucket)

@@ -38,11 +38,11 @@ def replay_command(
     compare the challenger with the champion; writes an HTML report and records the replay."""
     from securebank.challenger import compare, write_html
     from securebank.dataset import DatasetError, read_labels, read_transactions
-    from securebank.model_artifact import IncompatibleModel, load_model_bytes
-    from securebank.registry import RegistryError
+    from securebank.features.definitions import FEATURE_SET_VERSION
+    from securebank.model_artifact import IncompatibleModel
+    from securebank.registry import RegistryError, load_version_model
     from securebank.rules.ruleset import RuleSetError, compile_rule_set
     from securebank.rules.store import RuleListStore, RuleSetStore, create_tables
-    from securebank.s3io import read_bytes
 
     since, until = parse_instant(start), parse_instant(end)
     if since >= until:
@@ -58,8 +58,9 @@ def replay_command(
             champion = approved.version
         models = {}
         for version in (champion, model):
-            found = registry.get(version)
-            models[version] = load_model_bytes(read_bytes(aws.client("s3"), found.model_data_url))
+            _, models[version] = load_version_model(
+                registry, aws.client("s3"), version, feature_set=FEATURE_SET_VERSION
+            )
         folder = data or config.data_dir
         transactions = read_transactions(folder, end=until)
         labels = read_labels(folder)

@@ -191,11 +191,11 @@ def backtest_command(
 
     from securebank.cli.data import parse_instant
     from securebank.dataset import DatasetError, read_labels, read_transactions
-    from securebank.model_artifact import IncompatibleModel, load_model, load_model_bytes
-    from securebank.registry import RegistryError
+    from securebank.features.definitions import FEATURE_SET_VERSION
+    from securebank.model_artifact import IncompatibleModel, load_model
+    from securebank.registry import RegistryError, load_version_model
     from securebank.rules.backtest import backtest
     from securebank.rules.ruleset import compile_rule_set
-    from securebank.s3io import read_bytes
 
     since, until = parse_instant(start), parse_instant(end)
     if since >= until:
@@ -227,11 +227,15 @@ def backtest_command(
     fraud_model = None
     try:
         if model_dir is not None:
-            fraud_model = load_model(model_dir)
+            fraud_model = load_model(model_dir, feature_set=FEATURE_SET_VERSION)
         elif model is not None:
             aws = context.clients(config)
-            version = context.registry(aws, config).get(model)
-            fraud_model = load_model_bytes(read_bytes(aws.client("s3"), version.model_data_url))
+            _, fraud_model = load_version_model(
+                context.registry(aws, config),
+                aws.client("s3"),
+                model,
+                feature_set=FEATURE_SET_VERSION,
+            )
         folder = data or config.data_dir
         transactions = read_transactions(folder, end=until)
         labels = read_labels(folder)

@@ -13,10 +13,10 @@ from securebank.cli.console import console, progress
 from securebank.cli.data import parse_instant
 from securebank.cli.errors import UserError
 from securebank.dataset import DatasetError, read_labels, read_transactions
+from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.inference.batch import score_history
-from securebank.model_artifact import IncompatibleModel, load_model_bytes
-from securebank.registry import RegistryError
-from securebank.s3io import read_bytes
+from securebank.model_artifact import IncompatibleModel
+from securebank.registry import RegistryError, load_version_model
 
 
 def score_command(
@@ -42,8 +42,9 @@ def score_command(
     config = context.settings()
     aws = context.clients(config)
     try:
-        version = context.registry(aws, config).get(model)
-        fraud_model = load_model_bytes(read_bytes(aws.client("s3"), version.model_data_url))
+        version, fraud_model = load_version_model(
+            context.registry(aws, config), aws.client("s3"), model, feature_set=FEATURE_SET_VERSION
+        )
         transactions = read_transactions(data, end=until)
         labels = read_labels(data)
     except (RegistryError, IncompatibleModel, DatasetError) as error:

@@ -219,9 +219,8 @@ def run_command(
 
 
 def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retries):
-    from securebank import background
-    from securebank.cli.endpoint import server_file
     from securebank.event_source import CheckpointMismatch
+    from securebank.inference.local_endpoint import registered_url
     from securebank.scorer import handler
     from securebank.scorer.assembly import NoFallbackModel, build_parts
 
@@ -232,16 +231,8 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
         raise UserError(str(error)) from error
 
     def resolve_endpoint_url() -> str | None:
-        """Where the model server is registered now (a restarted one may have a new port).
-
-        Only the registration is read: the scorer's own call is the health check."""
-        if config.runtime_endpoint_url:
-            return config.runtime_endpoint_url
-        try:
-            info = background.ServerInfo(**json.loads(server_file(config).read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
-        return info.url if background.alive(info.pid) else None
+        """The configured runtime endpoint, or where the model server is registered now."""
+        return config.runtime_endpoint_url or registered_url(config)
 
     try:
         handler.configure(build_parts(config, aws, resolve_endpoint_url=resolve_endpoint_url))

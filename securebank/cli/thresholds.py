@@ -13,9 +13,8 @@ from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
 from securebank.decision import Thresholds
-from securebank.model_artifact import IncompatibleModel, ModelManifest, load_model, load_model_bytes
-from securebank.registry import RegistryError
-from securebank.s3io import read_bytes
+from securebank.model_artifact import IncompatibleModel, ModelManifest, load_model
+from securebank.registry import RegistryError, load_version_model
 from securebank.training.thresholds import (
     CostModel,
     CostPoint,
@@ -31,13 +30,13 @@ def _manifest(model: int | None, model_dir: Path | None) -> ModelManifest:
         raise UserError("give exactly one of --model N or --model-dir DIR")
     try:
         if model_dir is not None:
-            return load_model(model_dir, check=False).manifest
+            return load_model(model_dir, feature_set=None).manifest
         config = context.settings()
         aws = context.clients(config)
-        version = context.registry(aws, config).get(model)
-        return load_model_bytes(
-            read_bytes(aws.client("s3"), version.model_data_url), False
-        ).manifest
+        _, found = load_version_model(
+            context.registry(aws, config), aws.client("s3"), model, feature_set=None
+        )
+        return found.manifest
     except (OSError, IncompatibleModel, RegistryError) as error:
         raise UserError(f"cannot read the model: {error}") from error
 

@@ -73,9 +73,9 @@ def test_deploy_canary_promote_rollback_read_back_from_sagemaker(
     # What `endpoint serve` loads: the live config, with the server's local copies of the models.
     import numpy as np
 
-    from securebank.cli.endpoint import read_live, server_config
     from securebank.features.definitions import FEATURE_NAMES
     from securebank.inference.endpoint import Endpoint
+    from securebank.inference.local_endpoint import read_live, server_config
 
     served = Endpoint()
     settings = get_settings()

@@ -53,12 +53,13 @@ def test_slice_keeps_the_period_and_its_labels(tmp_path):
 
 
 def test_scoring_a_period_uses_the_history_before_it(tmp_path):
+    from securebank.features.definitions import FEATURE_SET_VERSION
     from securebank.inference.batch import score_history
     from securebank.model_artifact import load_model
 
     small_dataset(tmp_path / "all")
     folder, _, _ = make_model_dir(tmp_path / "model", 3)
-    model = load_model(folder)
+    model = load_model(folder, feature_set=FEATURE_SET_VERSION)
     since = T0 + 3 * DAY
     transactions = read_transactions(tmp_path / "all", end=T0 + 4 * DAY)
     labels = read_labels(tmp_path / "all")

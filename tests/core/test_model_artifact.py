@@ -21,16 +21,16 @@ def _model(tmp_path, version=FEATURE_SET_VERSION):
 
 def test_archive_round_trip_scores_the_same(tmp_path):
     archive, booster, x = _model(tmp_path)
-    loaded = load_model_bytes(archive.read_bytes())
+    loaded = load_model_bytes(archive.read_bytes(), feature_set=FEATURE_SET_VERSION)
     assert np.array_equal(loaded.booster.inplace_predict(x), booster.inplace_predict(x))
-    assert load_model(archive).manifest.thresholds.decline == 0.9
+    assert load_model(archive, feature_set=FEATURE_SET_VERSION).manifest.thresholds.decline == 0.9
 
 
 def test_a_model_of_another_feature_set_is_refused(tmp_path):
     archive, _, _ = _model(tmp_path, version="fs-000000000000")
     with pytest.raises(IncompatibleModel, match="feature set fs-000000000000"):
-        load_model(archive)
-    assert load_model(archive, check=False).manifest.feature_set_version == "fs-000000000000"
+        load_model(archive, feature_set=FEATURE_SET_VERSION)
+    assert load_model(archive, feature_set=None).manifest.feature_set_version == "fs-000000000000"
 
 
 def test_malformed_archives_are_refused(tmp_path):
@@ -44,5 +44,5 @@ def test_malformed_archives_are_refused(tmp_path):
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     with pytest.raises(IncompatibleModel, match="must hold"):
-        load_model_bytes(buffer.getvalue())
+        load_model_bytes(buffer.getvalue(), feature_set=None)
     assert {f.name for f in dataclasses.fields(ModelManifest)} >= {"feature_names"}

@@ -57,10 +57,10 @@ def test_offline_builds_either_set(simulated_50k):
 def test_serving_refuses_a_v1_model(tmp_path):
     import pytest
 
-    from securebank.features.definitions import FEATURE_SETS
+    from securebank.features.definitions import FEATURE_SET_VERSION, FEATURE_SETS
     from securebank.model_artifact import IncompatibleModel, load_model
     from tests.builders import make_model_dir
 
     folder, _, _ = make_model_dir(tmp_path / "m", 1, feature_set_version=FEATURE_SETS["v1"].version)
     with pytest.raises(IncompatibleModel, match=FEATURE_SETS["v1"].version):
-        load_model(folder)
+        load_model(folder, feature_set=FEATURE_SET_VERSION)

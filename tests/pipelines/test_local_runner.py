@@ -70,7 +70,9 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     )
     assert float(version.metadata["ap"]) > float(version.metadata["baseline_ap"])
     assert version.metadata["feature_set_version"] == FEATURE_SET_VERSION
-    model = load_model_bytes(read_bytes(aws.client("s3"), version.model_data_url))
+    model = load_model_bytes(
+        read_bytes(aws.client("s3"), version.model_data_url), feature_set=FEATURE_SET_VERSION
+    )
     assert model.manifest.feature_names == list(FEATURE_NAMES)
     assert 0 < model.manifest.review_threshold <= model.manifest.decline_threshold <= 1
     evaluation = json.loads(
@@ -97,7 +99,10 @@ def test_run_registers_a_new_version_each_time_and_tracks_it(aws, dataset, tmp_p
     assert manifest.training_range["refit_end"] == manifest.training_range["validation_end"]
     assert manifest.hyperparameters["refit_rows"] > evaluation["rows"]["train"]
     # A literal 7-day training window trains, evaluates and registers.
-    second = load_model_bytes(read_bytes(aws.client("s3"), registry.get(2).model_data_url))
+    second = load_model_bytes(
+        read_bytes(aws.client("s3"), registry.get(2).model_data_url),
+        feature_set=FEATURE_SET_VERSION,
+    )
     window = second.manifest.training_range
     assert (
         date.fromisoformat(window["train_end"]) - date.fromisoformat(window["train_start"])

@@ -16,6 +16,7 @@ from tests.training.test_cost_thresholds import _split
 
 
 def _model(tmp_path, name: str, rounds: int, review_rate: str):
+    from securebank.features.definitions import FEATURE_SET_VERSION
     from securebank.model_artifact import load_model
     from securebank.training import train
 
@@ -34,7 +35,7 @@ def _model(tmp_path, name: str, rounds: int, review_rate: str):
             ),
         },
     )
-    return load_model(root / "model")
+    return load_model(root / "model", feature_set=FEATURE_SET_VERSION)
 
 
 @pytest.fixture(scope="module")

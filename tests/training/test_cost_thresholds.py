@@ -127,7 +127,7 @@ def test_training_writes_the_profile_and_uses_the_cost_rule_when_asked(
     assert manifest.cost_profile["transactions"] == 3000
     assert manifest.cost_profile["days"] == pytest.approx(2999 / 1440)
     assert manifest.threshold_rule.startswith("cost: " if by_cost else "review: top")
-    loaded = load_model(tmp_path / "model", check=False).manifest
+    loaded = load_model(tmp_path / "model", feature_set=None).manifest
     assert loaded.cost_profile == manifest.cost_profile
 
     from securebank.cli.app import main
