@@ -9,7 +9,7 @@ DEMO_TRANSACTIONS ?= 200000
 
 CHECKOV := .venv-checkov
 CHECKOV_INSTALLED := $(CHECKOV)/.installed
-# The local AWS (securebank/local_stack.py): dynalite + kinesalite from npm (lockfile, Node 20),
+# The local AWS (securebank/local/stack.py): dynalite + kinesalite from npm (lockfile, Node 20),
 # MiniStack in its own pinned virtualenv (it pins botocore), moto in .venv.
 MINISTACK := .venv-ministack
 MINISTACK_INSTALLED := $(MINISTACK)/.installed

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
 
-    from securebank.simulator.generate import SimulationConfig, simulate
+    from securebank.data.simulator.generate import SimulationConfig, simulate
     from securebank.training.backtest import BacktestConfig, BacktestPlan, run_backtest
 
     transactions, labels, _ = simulate(

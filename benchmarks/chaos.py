@@ -303,9 +303,9 @@ def main() -> None:
 def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -> dict:
     os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": str(args.budget_ms)})
     from securebank.aws import connect
-    from securebank.dataset import read_transactions
+    from securebank.data.dataset import read_transactions
+    from securebank.local.producer import contract_json, select
     from securebank.model_artifact import load_model
-    from securebank.producer import contract_json, select
     from securebank.settings import get_settings
 
     config = get_settings()

@@ -133,8 +133,8 @@ def main() -> None:
 
     import boto3
 
-    from securebank import background
     from securebank.analytics.compaction import compact
+    from securebank.local import background
 
     objects = _objects(args.decisions, args.batch, args.days)
     bytes_in = sum(len(b) for b in objects.values())

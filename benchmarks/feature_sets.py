@@ -205,9 +205,9 @@ def main() -> None:
     parser.add_argument("--ablation", action="store_true")
     args = parser.parse_args()
 
+    from securebank.data.simulator.generate import SimulationConfig, simulate_with_truth
     from securebank.features.definitions import FEATURE_SETS
     from securebank.features.offline import build_features
-    from securebank.simulator.generate import SimulationConfig, simulate_with_truth
 
     started = time.perf_counter()
     transactions, labels, truth_table, summary = simulate_with_truth(

@@ -22,7 +22,7 @@ from _measure import emit, peak_rss_mb_of
 
 
 def _offline(folder: str) -> int:
-    from securebank.dataset import read_labels, read_transactions
+    from securebank.data.dataset import read_labels, read_transactions
     from securebank.features.offline import build_features
 
     root = Path(folder)
@@ -31,7 +31,7 @@ def _offline(folder: str) -> int:
 
 def _online(folder: str, warmup: int, measured: int) -> tuple[float, float, int]:
     """Replays `warmup` transactions to build realistic state, then times `measured` steps."""
-    from securebank.dataset import read_transactions
+    from securebank.data.dataset import read_transactions
     from securebank.features.online import (
         CardState,
         FeatureInput,
@@ -59,7 +59,7 @@ def _online(folder: str, warmup: int, measured: int) -> tuple[float, float, int]
 
 
 def _simulate(transactions: int, out: str) -> None:
-    from securebank.simulator.generate import SimulationConfig, generate
+    from securebank.data.simulator.generate import SimulationConfig, generate
 
     generate(SimulationConfig(transactions=transactions, seed=7), Path(out))
 

@@ -108,7 +108,7 @@ def _import(
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
-    from securebank.importer import ColumnMapping, ImportOptions, import_dataset
+    from securebank.data.importer import ColumnMapping, ImportOptions, import_dataset
 
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the code, no data
     started = time.perf_counter()

@@ -63,7 +63,7 @@ def main() -> None:
             .stdout.strip()
             .splitlines()[-1]
         )
-        from securebank.background import free_port
+        from securebank.local.background import free_port
 
         port = free_port()
         server = subprocess.Popen(
@@ -99,7 +99,7 @@ def _wait_until_up(url: str, seconds: float = 120.0) -> None:
 
 
 def _run(url: str, key: str, data: Path, seconds: float) -> dict:
-    from securebank.dataset import read_transactions
+    from securebank.data.dataset import read_transactions
     from securebank.ingest.load import run_load, transaction_bodies
 
     rows = read_transactions(data).slice(0, 5000).to_pylist()

@@ -1,6 +1,6 @@
 """Benchmark: per-call latency of the local AWS servers against moto's, same boto3 code.
 
-Starts the local stack (`securebank.local_stack`) and a moto server side by side, creates the
+Starts the local stack (`securebank.local.stack`) and a moto server side by side, creates the
 same resources in both, and times the calls on the scorer's path (p50/p99 over `--calls`):
 DynamoDB batch_get_item of 100 keys and batch_write_item of 25 items, Kinesis put_records of 100,
 S3 put of 50 KB, SNS publish_batch of 10 (subscribed queue), SQS send_message_batch of 10.
@@ -100,8 +100,8 @@ def main() -> None:
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
 
-    from securebank import local_stack
     from securebank.aws import AwsClients
+    from securebank.local import stack as local_stack
     from securebank.resources import ResourceNames
 
     names = ResourceNames(prefix="bench", environment="local")

@@ -18,7 +18,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._measure import emit
-from securebank import local_stack
 from securebank.aws import AwsClients
 from securebank.cases.alerts import AlertQueueConsumer, AlertReport, create_cases
 from securebank.cases.store import CaseStore
@@ -26,6 +25,7 @@ from securebank.labels.follow import LabelStreamFollower
 from securebank.labels.model import LabelEvent, LabelSource
 from securebank.labels.store import LabelStore, TransactionFacts
 from securebank.labels.stream import MerchantLabelState
+from securebank.local import stack as local_stack
 from securebank.resources import ResourceNames
 from tests.ops.helpers import alert_json
 

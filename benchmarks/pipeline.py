@@ -48,9 +48,9 @@ def main() -> None:
 
     from securebank.aws import AwsClients
     from securebank.cli.data import upload_dataset
-    from securebank.local_stack import provision
+    from securebank.data.simulator.generate import SimulationConfig, generate
+    from securebank.local.stack import provision
     from securebank.resources import ResourceNames
-    from securebank.simulator.generate import SimulationConfig, generate
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -28,10 +28,10 @@ from _measure import emit
 from rules import rule_set_text
 
 from securebank.challenger import compare
+from securebank.data.simulator.generate import SimulationConfig, simulate
 from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import FraudModel, load_model
 from securebank.rules.ruleset import compile_rule_set
-from securebank.simulator.generate import SimulationConfig, simulate
 
 
 def _model(folder: Path) -> FraudModel:

@@ -17,7 +17,7 @@ from _measure import emit, peak_rss_mb_of
 
 
 def _generate(transactions: int, out: str) -> int:
-    from securebank.simulator.generate import SimulationConfig, generate
+    from securebank.data.simulator.generate import SimulationConfig, generate
 
     return generate(SimulationConfig(transactions=transactions, seed=7), Path(out)).transactions
 

@@ -90,14 +90,19 @@ def main() -> None:
 
 def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -> dict:
     os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": env["LATENCY_BUDGET_MS"]})
-    from securebank import local_stack
     from securebank.aws import connect
     from securebank.cost import CallMeter, Usage
-    from securebank.dataset import read_transactions
-    from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig, shard_ids
+    from securebank.data.dataset import read_transactions
     from securebank.inference.local_endpoint import running_server
+    from securebank.local import stack as local_stack
+    from securebank.local.event_source import (
+        Checkpoints,
+        EventSourceMapping,
+        MappingConfig,
+        shard_ids,
+    )
+    from securebank.local.producer import contract_json, select, send
     from securebank.model_artifact import load_model
-    from securebank.producer import contract_json, select, send
     from securebank.scorer import handler
     from securebank.scorer.assembly import build_parts
     from securebank.settings import get_settings

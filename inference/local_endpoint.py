@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from securebank import background
 from securebank.inference.endpoint import EndpointConfig, VariantSpec
 from securebank.inference.rollout import RolloutState
 from securebank.inference.sagemaker_endpoint import LiveRollout, apply_to_sagemaker, read_rollout
+from securebank.local import background
 from securebank.s3io import cached_copy
 from securebank.settings import Settings
 

@@ -83,7 +83,7 @@ class AwsClients:
 def local_endpoints(config: Settings) -> tuple[str, dict[str, str]]:
     """The local AWS endpoints (default, per service): the configured ones, or the local stack's,
     started if needed (`local_stack.StackError` when it cannot start)."""
-    from securebank import local_stack
+    from securebank.local import stack as local_stack
 
     if config.aws_endpoint_url:
         return config.aws_endpoint_url, config.service_endpoints
@@ -94,7 +94,7 @@ def local_endpoints(config: Settings) -> tuple[str, dict[str, str]]:
 def connect(config: Settings) -> AwsClients:
     """Clients for the configured target: AWS, or the local AWS with the platform's resources
     (started and created when missing)."""
-    from securebank import local_stack
+    from securebank.local import stack as local_stack
 
     if config.target == "aws":
         return AwsClients(

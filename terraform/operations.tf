@@ -1,6 +1,6 @@
 # Fraud operations (issue #14): cases, labels, the labels stream, live performance, retraining.
 # Names follow securebank/resources.py; tests/terraform/test_terraform.py holds the tables to the
-# local stack's (securebank/local_stack.py).
+# local stack's (securebank/local/stack.py).
 locals {
   cases_table          = "${local.base}-cases"
   labels_table         = "${local.base}-labels"

@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from securebank.simulator.generate import SimulationConfig, simulate
+from securebank.data.simulator.generate import SimulationConfig, simulate
 
 # CI must not fail by chance: there, property tests draw the same examples every run (a bug they
 # can find is still found on developers' machines, where each run draws new ones).
@@ -28,7 +28,7 @@ def moto_endpoint():
     """moto's server on 127.0.0.1 (a real HTTP server), for the whole test session."""
     from moto.server import ThreadedMotoServer
 
-    from securebank.local_sagemaker import patch_moto
+    from securebank.local.sagemaker_server import patch_moto
 
     patch_moto()  # as the local stack runs it
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -42,7 +42,7 @@ def moto_endpoint():
 def local_aws(tmp_path_factory):
     """The local stack of `securebank stack up` (dynalite, kinesalite, MiniStack, moto), started
     once per test session in a folder of its own and stopped at the end."""
-    from securebank import local_stack
+    from securebank.local import stack as local_stack
 
     home = tmp_path_factory.mktemp("local-aws")
     stack = local_stack.start(home)
@@ -55,8 +55,8 @@ def aws(local_aws, request):
     """Clients on the local AWS, with the platform's resources under a name unique to the test."""
     import re
 
-    from securebank import local_stack
     from securebank.aws import AwsClients
+    from securebank.local import stack as local_stack
     from securebank.resources import ResourceNames
 
     clients = AwsClients(

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from securebank.dataset import read_labels, read_transactions
+from securebank.data.dataset import read_labels, read_transactions
 from securebank.features.offline import build_features
 from securebank.training.container import PROCESSING_ROOT, processing_input, processing_output
 from securebank.training.time_plan import (

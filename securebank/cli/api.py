@@ -140,7 +140,7 @@ def load_command(
 
     from rich.table import Table
 
-    from securebank.dataset import DatasetError, read_transactions
+    from securebank.data.dataset import DatasetError, read_transactions
     from securebank.ingest.load import run_load, transaction_bodies
 
     try:

@@ -12,7 +12,7 @@ from rich.table import Table
 from securebank.cli import context
 from securebank.cli.console import console, progress
 from securebank.cli.errors import UserError
-from securebank.dataset import DatasetError, read_labels, read_transactions
+from securebank.data.dataset import DatasetError, read_labels, read_transactions
 
 SettingOption = Annotated[
     list[str] | None,

@@ -6,9 +6,9 @@ The work is `securebank.aws.connect`; here its failures become one-line user err
 from __future__ import annotations
 
 from securebank import aws as aws_clients
-from securebank import local_stack
 from securebank.aws import AwsClients
 from securebank.cli.errors import UserError
+from securebank.local import stack as local_stack
 from securebank.registry import ModelRegistry
 from securebank.settings import Settings, get_settings
 

@@ -16,10 +16,10 @@ from rich.table import Table
 from securebank.cli import context
 from securebank.cli.console import console, progress
 from securebank.cli.errors import UserError
-from securebank.dataset import labels_path, transactions_path
+from securebank.data.dataset import labels_path, transactions_path
+from securebank.data.simulator.generate import SimulationConfig, generate
 from securebank.resources import ResourceNames
 from securebank.s3io import delete_prefix, upload_dir
-from securebank.simulator.generate import SimulationConfig, generate
 
 app = typer.Typer(
     help="Transaction datasets: generate, import, slice, upload to the lake.",
@@ -177,7 +177,7 @@ def import_command(
     ] = None,
 ) -> None:
     """Import a bank's own history: validate every row, write the dataset layout, keep rejects."""
-    from securebank.importer import (
+    from securebank.data.importer import (
         AMOUNT_POLICIES,
         ColumnMapping,
         ImportFailed,
@@ -264,7 +264,7 @@ def slice_command(
     end: Annotated[str, typer.Option("--to", help="First instant no longer kept (exclusive).")],
 ) -> None:
     """Cut a dataset by time: transactions with from <= event_time < to, and their labels."""
-    from securebank.dataset import DatasetError, slice_dataset
+    from securebank.data.dataset import DatasetError, slice_dataset
 
     try:
         summary = slice_dataset(data, out, parse_instant(start), parse_instant(end))

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from securebank import background
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
@@ -24,6 +23,7 @@ from securebank.inference.local_endpoint import (
 )
 from securebank.inference.rollout import RolloutState
 from securebank.inference.sagemaker_endpoint import ControlPlaneError, LiveRollout
+from securebank.local import background
 from securebank.settings import Settings
 
 app = typer.Typer(help="The real-time endpoint: serve, start, stop, status.", no_args_is_help=True)

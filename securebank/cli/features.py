@@ -12,7 +12,7 @@ from rich.table import Table
 
 from securebank.cli.console import console, progress
 from securebank.cli.errors import UserError
-from securebank.dataset import DatasetError, read_labels, read_transactions
+from securebank.data.dataset import DatasetError, read_labels, read_transactions
 from securebank.features.definitions import FEATURE_SET_VERSION, FEATURES
 from securebank.features.offline import build_features
 

@@ -22,8 +22,8 @@ def chargeback_file(data: Path, since: str, count: int, out: Path) -> set[str]:
     """The dataset's fraud reports for the streamed transactions, as a bank's chargeback CSV."""
     import pyarrow.compute as pc
 
-    from securebank.dataset import read_labels, read_transactions
-    from securebank.producer import select
+    from securebank.data.dataset import read_labels, read_transactions
+    from securebank.local.producer import select
 
     streamed = select(read_transactions(data), datetime.fromisoformat(since), count)
     labels = read_labels(data)
@@ -112,7 +112,7 @@ def run_operations_demo(
 
 
 def _console(env: dict[str, str], home: Path) -> None:
-    from securebank.background import free_port
+    from securebank.local.background import free_port
 
     port = free_port()
     console.print(f"\n[bold]$ securebank console --port {port} &[/bold]")

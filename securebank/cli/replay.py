@@ -37,7 +37,7 @@ def replay_command(
     """Replay a past period through the online path (state from the history before it) and
     compare the challenger with the champion; writes an HTML report and records the replay."""
     from securebank.challenger import compare, write_html
-    from securebank.dataset import DatasetError, read_labels, read_transactions
+    from securebank.data.dataset import DatasetError, read_labels, read_transactions
     from securebank.features.definitions import FEATURE_SET_VERSION
     from securebank.model_artifact import IncompatibleModel
     from securebank.registry import RegistryError, load_version_model

@@ -190,7 +190,7 @@ def backtest_command(
     import yaml
 
     from securebank.cli.data import parse_instant
-    from securebank.dataset import DatasetError, read_labels, read_transactions
+    from securebank.data.dataset import DatasetError, read_labels, read_transactions
     from securebank.features.definitions import FEATURE_SET_VERSION
     from securebank.model_artifact import IncompatibleModel, load_model
     from securebank.registry import RegistryError, load_version_model

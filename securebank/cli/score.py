@@ -12,7 +12,7 @@ from securebank.cli import context
 from securebank.cli.console import console, progress
 from securebank.cli.data import parse_instant
 from securebank.cli.errors import UserError
-from securebank.dataset import DatasetError, read_labels, read_transactions
+from securebank.data.dataset import DatasetError, read_labels, read_transactions
 from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.inference.batch import score_history
 from securebank.model_artifact import IncompatibleModel

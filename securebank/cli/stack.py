@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from securebank import local_stack
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
+from securebank.local import stack as local_stack
 
 app = typer.Typer(help="The local AWS: start, stop, inspect, wipe.", no_args_is_help=True)
 

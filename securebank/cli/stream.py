@@ -17,7 +17,7 @@ from rich.table import Table
 from securebank.cli import context
 from securebank.cli.console import console, errors, progress
 from securebank.cli.errors import UserError
-from securebank.dataset import DatasetError, read_labels, read_transactions
+from securebank.data.dataset import DatasetError, read_labels, read_transactions
 from securebank.settings import Settings
 
 app = typer.Typer(
@@ -93,7 +93,7 @@ def send_command(
     poison: Annotated[int, typer.Option(min=0, help="Also send this many malformed records.")] = 0,
 ) -> None:
     """Replay transactions into the stream in event-time order (partition key = card)."""
-    from securebank.producer import contract_json, select, send
+    from securebank.local.producer import contract_json, select, send
 
     if count is None and duration is None:
         raise UserError("give --count or --duration (the send stops by itself)")
@@ -219,8 +219,8 @@ def run_command(
 
 
 def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retries):
-    from securebank.event_source import CheckpointMismatch
     from securebank.inference.local_endpoint import registered_url
+    from securebank.local.event_source import CheckpointMismatch
     from securebank.scorer import handler
     from securebank.scorer.assembly import NoFallbackModel, build_parts
 
@@ -245,7 +245,7 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
 
 
 def _mapping(aws, sqs, config, folder, batch_size, window, max_retries):
-    from securebank.event_source import Checkpoints, EventSourceMapping, MappingConfig
+    from securebank.local.event_source import Checkpoints, EventSourceMapping, MappingConfig
     from securebank.scorer import handler
 
     return EventSourceMapping.for_stream(

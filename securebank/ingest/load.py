@@ -111,7 +111,7 @@ def run_load(
 
 def transaction_bodies(rows: list[dict], suffix: str) -> Iterator[bytes]:
     """Contract JSON bodies from dataset rows, each with a fresh transaction_id, cycling."""
-    from securebank.producer import contract_json
+    from securebank.local.producer import contract_json
 
     for n, row in enumerate(itertools.cycle(rows)):
         record = json.loads(contract_json(row))

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from securebank import background, local_stack
 from securebank.aws import AwsClients
-from securebank.event_source import (
+from securebank.local import background
+from securebank.local import stack as local_stack
+from securebank.local.event_source import (
     CheckpointMismatch,
     Checkpoints,
     EventSourceMapping,
@@ -267,7 +268,7 @@ def test_checkpoints_of_another_stream_are_refused_loudly(aws, tmp_path):
 def test_no_acknowledged_record_is_lost_with_8_concurrent_producers(aws):
     """8 producers put 2,500 records each at full speed; every acknowledged record is in the
     stream exactly once (moto's Kinesis overwrote 231 of 20,000 here)."""
-    from securebank.producer import send
+    from securebank.local.producer import send
 
     kinesis, stream = aws.client("kinesis"), aws.names.stream
     producers, each = 8, 2_500

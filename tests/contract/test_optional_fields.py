@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from securebank.contract import TRANSACTION_SCHEMA, Rejection, Transaction, parse_transaction
-from securebank.dataset import DatasetError, read_transactions
+from securebank.data.dataset import DatasetError, read_transactions
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 MINIMAL = {

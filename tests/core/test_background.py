@@ -10,7 +10,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from securebank import background
+from securebank.local import background
 
 
 class _Slow(BaseHTTPRequestHandler):

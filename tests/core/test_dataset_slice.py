@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA, parse_transaction
-from securebank.dataset import (
+from securebank.data.dataset import (
     DatasetError,
     read_labels,
     read_transactions,

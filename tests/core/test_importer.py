@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from securebank.contract import parse_transaction
-from securebank.dataset import read_labels, read_transactions
-from securebank.importer import (
+from securebank.data.dataset import read_labels, read_transactions
+from securebank.data.importer import (
     ColumnMapping,
     ImportFailed,
     ImportOptions,
@@ -469,7 +469,7 @@ import time
 from datetime import datetime, UTC
 from pathlib import Path
 from zoneinfo import ZoneInfo
-from securebank.importer import ColumnMapping, ImportOptions, import_dataset
+from securebank.data.importer import ColumnMapping, ImportOptions, import_dataset
 
 def pause(row):  # after the first block is spilled: wait to be killed
     Path({str(marker)!r}).write_text(str(row))

@@ -3,7 +3,7 @@
 import numpy as np
 import pyarrow as pa
 
-from securebank.spill import KeyedSpill
+from securebank.data.spill import KeyedSpill
 
 SCHEMA = pa.schema([("value", pa.int64())])
 

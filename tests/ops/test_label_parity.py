@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from securebank.data.simulator.generate import SimulationConfig, simulate
 from securebank.features.definitions import FEATURE_NAMES
 from securebank.features.offline import build_features
 from securebank.features.online import (
@@ -31,7 +32,6 @@ from securebank.labels.outcomes import OutcomeReport, record_outcomes
 from securebank.labels.store import LabelStore, TransactionFacts
 from securebank.labels.stream import MerchantLabelState
 from securebank.scorer.state_store import FeatureStateStore, merge
-from securebank.simulator.generate import SimulationConfig, simulate
 
 DAY = 86_400_000
 

@@ -18,7 +18,7 @@ from securebank.s3io import read_bytes
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from securebank.simulator.generate import SimulationConfig, generate
+    from securebank.data.simulator.generate import SimulationConfig, generate
 
     # A mechanics test, not a benchmark of the simulator: fraud_rate 0.03 and 120,000 rows give
     # the second run's literal 7-day windows about 200 training and test frauds, so the quality

@@ -13,7 +13,7 @@ def definition(moto_endpoint, tmp_path_factory):
     import os
 
     from securebank.aws import AwsClients
-    from securebank.local_stack import provision
+    from securebank.local.stack import provision
     from securebank.pipelines.sagemaker_definition import build_pipeline, prepare_sdk
     from securebank.resources import ResourceNames
 

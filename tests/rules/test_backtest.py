@@ -14,7 +14,7 @@ import pytest
 from securebank.contract import Transaction, parse_transaction
 from securebank.features.offline import build_features
 from securebank.features.replay import replay
-from securebank.producer import contract_json
+from securebank.local.producer import contract_json
 from securebank.rules.backtest import backtest, offline_hits
 from securebank.rules.ruleset import compile_rule_set, rule_row
 

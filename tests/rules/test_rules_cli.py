@@ -99,7 +99,7 @@ def test_lists_from_the_command_line(run):
 def test_backtest_from_the_command_line(run, tmp_path):
     import json
 
-    from securebank.simulator.generate import SimulationConfig, generate
+    from securebank.data.simulator.generate import SimulationConfig, generate
     from securebank.training import train
     from tests.training.test_cost_thresholds import _split
 
@@ -143,9 +143,9 @@ def test_replay_from_the_command_line(run, tmp_path, moto_endpoint, monkeypatch)
     """Two registered versions, a stored rule set; the replay writes its report and record, and
     `model deploy --canary` warns only for a version without a recorded replay."""
     from securebank.aws import AwsClients
+    from securebank.data.simulator.generate import SimulationConfig, generate
     from securebank.registry import Approval, ModelRegistry
     from securebank.settings import get_settings
-    from securebank.simulator.generate import SimulationConfig, generate
     from tests.rules.test_challenger import _model
 
     generate(SimulationConfig(transactions=6000, seed=3), tmp_path / "data")
@@ -156,7 +156,7 @@ def test_replay_from_the_command_line(run, tmp_path, moto_endpoint, monkeypatch)
     assert run("list").returncode == 0  # starts nothing but creates the rule tables
     config = get_settings()
     aws = AwsClients(region="us-east-1", endpoint_url=moto_endpoint, local=True)
-    from securebank import local_stack
+    from securebank.local import stack as local_stack
 
     local_stack.provision(aws, config.names)
     s3 = aws.client("s3")

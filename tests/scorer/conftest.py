@@ -24,8 +24,8 @@ class Trained:
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Trained:
+    from securebank.data.simulator.generate import SimulationConfig, generate
     from securebank.model_artifact import pack_model_dir
-    from securebank.simulator.generate import SimulationConfig, generate
     from securebank.training import build_features, train
 
     root = tmp_path_factory.mktemp("trained")

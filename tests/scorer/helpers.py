@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from securebank.dataset import read_labels, read_transactions
-from securebank.producer import contract_json, select
+from securebank.data.dataset import read_labels, read_transactions
+from securebank.local.producer import contract_json, select
 
 
 def history_before(trained) -> tuple[pa.Table, pa.Table]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import time
 
-from securebank.event_source import (
+from securebank.local.event_source import (
     Checkpoints,
     EventSourceMapping,
     MappingConfig,
     ShardPoller,
     shard_ids,
 )
-from securebank.producer import contract_json, send
+from securebank.local.producer import contract_json, send
 from tests.scorer.helpers import decisions, drain, stream_rows
 
 

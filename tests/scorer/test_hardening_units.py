@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from securebank.producer import contract_json
+from securebank.local.producer import contract_json
 from securebank.retry import Backoff, RetriesExhausted, retry_leftovers
 from securebank.scorer.fanout import SQS_BATCH_BYTES, DeadLetterQueue, dead_letter_body
 from securebank.scorer.records import MAX_DEPTH, decode_record, nesting_depth

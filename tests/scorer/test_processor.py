@@ -63,7 +63,7 @@ def test_n_records_in_n_decisions_with_alerts_and_lake(stream_env, model_server,
 
 
 def test_injected_fraud_raises_alerts(stream_env, trained):
-    from securebank.dataset import read_labels
+    from securebank.data.dataset import read_labels
 
     _, aws = stream_env
     parts = _parts(stream_env)

@@ -10,17 +10,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from securebank.contract import Rejection, parse_transaction
-from securebank.dataset import read_labels, read_transactions
-from securebank.pan import contains_pan
-from securebank.simulator.events import SCENARIOS
-from securebank.simulator.fraud import UNLABELLED_SHARE
-from securebank.simulator.generate import (
+from securebank.data.dataset import read_labels, read_transactions
+from securebank.data.simulator.events import SCENARIOS
+from securebank.data.simulator.fraud import UNLABELLED_SHARE
+from securebank.data.simulator.generate import (
     TRUTH_FILE,
     SimulationConfig,
     generate,
     simulate,
     simulate_with_truth,
 )
+from securebank.pan import contains_pan
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ FAST = {"num_round": "40", "early_stopping_rounds": "10", "nthread": "1"}
 
 @pytest.fixture(scope="module")
 def dataset():
-    from securebank.simulator.generate import SimulationConfig, simulate
+    from securebank.data.simulator.generate import SimulationConfig, simulate
 
     transactions, labels, _ = simulate(
         SimulationConfig(transactions=15_000, seed=4, days=45, fraud_rate=0.02)
@@ -167,7 +167,7 @@ def test_cli_errors_are_one_line(args, message, tmp_path, capsys, monkeypatch, c
 
 @pytest.fixture(scope="module")
 def cli_dataset(tmp_path_factory, dataset):
-    from securebank.dataset import write_dataset
+    from securebank.data.dataset import write_dataset
 
     out = tmp_path_factory.mktemp("cli-data")
     write_dataset(out, dataset[0], dataset[1], {})

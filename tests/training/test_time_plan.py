@@ -114,7 +114,7 @@ def test_a_fraud_whose_label_is_not_yet_due_is_left_out_never_counted_genuine():
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory):
-    from securebank.simulator.generate import SimulationConfig, generate
+    from securebank.data.simulator.generate import SimulationConfig, generate
 
     out = tmp_path_factory.mktemp("data")
     generate(SimulationConfig(transactions=12_000, seed=3, days=60, fraud_rate=0.02), out)
@@ -124,7 +124,7 @@ def small_dataset(tmp_path_factory):
 def _processing_root(tmp_path, dataset, keep_days: int | None = None, drop_labels=False):
     import pyarrow.parquet as pq
 
-    from securebank.dataset import read_labels, read_transactions
+    from securebank.data.dataset import read_labels, read_transactions
 
     root = tmp_path / "root"
     (root / "input" / "labels").mkdir(parents=True)
@@ -146,7 +146,7 @@ def _processing_root(tmp_path, dataset, keep_days: int | None = None, drop_label
 def test_build_step_keeps_only_mature_labels_known_at_each_cutoff(tmp_path, small_dataset):
     import pandas as pd
 
-    from securebank.dataset import read_labels
+    from securebank.data.dataset import read_labels
     from securebank.training import build_features
 
     root = _processing_root(tmp_path, small_dataset)

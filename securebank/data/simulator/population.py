@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from securebank.simulator.catalog import CATEGORIES, CITIES, HOME_COUNTRY
+from securebank.data.simulator.catalog import CATEGORIES, CITIES, HOME_COUNTRY
 
 CITY_COUNTRY = np.array([c.country for c in CITIES])
 CITY_CURRENCY = np.array([c.currency for c in CITIES])

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from securebank.simulator.events import SCENARIO_CODE, Events
-from securebank.simulator.legit import DAY_MS, HOUR_MS, favourite_rank, habitual_merchant
-from securebank.simulator.population import (
+from securebank.data.simulator.events import SCENARIO_CODE, Events
+from securebank.data.simulator.legit import DAY_MS, HOUR_MS, favourite_rank, habitual_merchant
+from securebank.data.simulator.population import (
     CAT_MCC,
     CAT_MEDIAN,
     CAT_SIGMA,

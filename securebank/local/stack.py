@@ -30,8 +30,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from securebank import background
-from securebank.background import ServerInfo
+from securebank.local import background
+from securebank.local.background import ServerInfo
 from securebank.resources import (
     CASES_BY_STATUS_INDEX,
     DECISIONS_BY_CARD_INDEX,
@@ -48,8 +48,8 @@ DATA_DIR = "aws"
 #: SNS/SQS snapshot period of MiniStack (seconds): the loss bound for queues on a crash.
 SNAPSHOT_S = 1.0
 #: The repository's local-aws/ folder: the npm lockfile, the wrappers, MiniStack's pins.
-LOCAL_AWS_DIR = Path(__file__).resolve().parents[1] / "local-aws"
-MINISTACK_PYTHON = Path(__file__).resolve().parents[1] / ".venv-ministack" / "bin" / "python"
+LOCAL_AWS_DIR = Path(__file__).resolve().parents[2] / "local-aws"
+MINISTACK_PYTHON = Path(__file__).resolve().parents[2] / ".venv-ministack" / "bin" / "python"
 INSTALL_HINT = "run `make install-local-aws` (Node 20 and npm; MiniStack in .venv-ministack)"
 
 
@@ -195,11 +195,11 @@ def _command(component: str, port: int, home: Path) -> tuple[list[str], dict[str
         return [str(MINISTACK_PYTHON), str(LOCAL_AWS_DIR / "ministack_serve.py")], env
     journal = data / "sagemaker.jsonl"
     env = {"MOTO_RECORDER_FILEPATH": str(journal)}
-    # moto's server with DescribeEndpoint answering as AWS does (securebank/local_sagemaker.py)
+    # moto's server, DescribeEndpoint answering as AWS does (securebank/local/sagemaker_server.py)
     command = [
         sys.executable,
         "-m",
-        "securebank.local_sagemaker",
+        "securebank.local.sagemaker_server",
         "-H",
         "127.0.0.1",
         "-p",

@@ -59,9 +59,9 @@ from securebank.contract import (
     parse_label,
     parse_transaction,
 )
-from securebank.dataset import day_folder, labels_path, transactions_path
+from securebank.data.dataset import day_folder, labels_path, transactions_path
+from securebank.data.spill import KeyedSpill
 from securebank.reference import currency_exponent
-from securebank.spill import KeyedSpill
 
 TRANSACTION_FIELDS = tuple(TRANSACTION_SCHEMA.names)
 LABEL_FIELDS = ("transaction_id", "is_fraud", "reported_at")

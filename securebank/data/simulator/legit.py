@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from securebank.simulator.catalog import HOURLY_PROFILE
-from securebank.simulator.events import LEGIT, Events
-from securebank.simulator.population import (
+from securebank.data.simulator.catalog import HOURLY_PROFILE
+from securebank.data.simulator.events import LEGIT, Events
+from securebank.data.simulator.population import (
     CAT_CHANNEL,
     CAT_MEDIAN,
     CAT_SIGMA,

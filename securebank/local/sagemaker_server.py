@@ -4,7 +4,7 @@ moto 5.2.5's DescribeEndpoint returns the endpoint's DataCaptureConfig as it was
 CreateEndpointConfig; AWS returns a DataCaptureConfigSummary (EnableCapture, CaptureStatus,
 CurrentSamplingPercentage, DestinationS3Uri), and sagemaker-core's `Endpoint.get()` validates
 those fields and fails without them. `patch_moto` makes moto answer as AWS does; `main` runs
-moto's server with it (`python -m securebank.local_sagemaker -H 127.0.0.1 -p PORT`, the same
+moto's server with it (`python -m securebank.local.sagemaker_server -H 127.0.0.1 -p PORT`, the same
 arguments as `python -m moto.server`). Remove it once moto answers the summary itself.
 """
 

@@ -19,17 +19,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA
-from securebank.dataset import write_dataset
-from securebank.reference import USD_PER_UNIT, currency_exponent
-from securebank.simulator.events import SCENARIOS, STATUS_NAMES, Events
-from securebank.simulator.fraud import UNLABELLED_SHARE, FraudFactory, FraudPlan
-from securebank.simulator.legit import DAY_MS, HOUR_MS, generate_legit
-from securebank.simulator.population import (
+from securebank.data.dataset import write_dataset
+from securebank.data.simulator.events import SCENARIOS, STATUS_NAMES, Events
+from securebank.data.simulator.fraud import UNLABELLED_SHARE, FraudFactory, FraudPlan
+from securebank.data.simulator.legit import DAY_MS, HOUR_MS, generate_legit
+from securebank.data.simulator.population import (
     CAT_CHANNEL,
     CAT_MCC,
     make_customers,
     make_merchants,
 )
+from securebank.reference import USD_PER_UNIT, currency_exponent
 
 _MAX_AMOUNT_USD = 2_000_000.0
 

@@ -1,0 +1,1 @@
+"""Data: the dataset folder layout, bank imports, the simulator, uploads to the lake."""
