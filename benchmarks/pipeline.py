@@ -47,8 +47,8 @@ def main() -> None:
     from moto.server import ThreadedMotoServer
 
     from securebank.aws import AwsClients
-    from securebank.cli.data import upload_dataset
     from securebank.data.simulator.generate import SimulationConfig, generate
+    from securebank.data.upload import upload_dataset
     from securebank.local.stack import provision
     from securebank.resources import ResourceNames
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from securebank.model_artifact import ARCHIVE_FILE, pack_model_dir
 from securebank.pipelines.steps import (
+    EVALUATION_FILE,
     GATE,
     REGISTER,
     STEPS,
@@ -30,6 +31,7 @@ from securebank.pipelines.steps import (
     Parameter,
     Step,
     Tuning,
+    output_uri,
     parameters,
 )
 from securebank.registry import Approval, ModelRegistry, ModelVersion
@@ -83,10 +85,6 @@ def resolve_parameters(names: ResourceNames, overrides: Mapping[str, Any]) -> di
     return values
 
 
-def _step_uri(names: ResourceNames, execution_id: str, step: str, output: str) -> str:
-    return f"s3://{names.artifacts_bucket}/pipeline/{execution_id}/{step}/{output}"
-
-
 def run_pipeline(
     *,
     s3: Any,
@@ -118,7 +116,7 @@ def run_pipeline(
         evaluation_dir = root / GATE.evaluation_step / "output"
         evaluation_step = next(s for s in STEPS if s.name == GATE.evaluation_step)
         folder = evaluation_dir / evaluation_step.outputs[0]
-        run.evaluation = json.loads((folder / "evaluation.json").read_text())
+        run.evaluation = json.loads((folder / EVALUATION_FILE).read_text())
         if tracker is not None:
             tracker.log_evaluation(run.evaluation, folder)
         if on_step is not None:
@@ -181,7 +179,7 @@ def _run_step(
             argv += [flag, str(values[parameter])]
         result = module.main(argv)
         for name in step.outputs:
-            uri = _step_uri(names, run.execution_id, step.name, name)
+            uri = output_uri(names, run.execution_id, step.name, name)
             upload_dir(s3, container.processing_output(root, name), uri)
             run.outputs[f"{step.name}/{name}"] = uri
         return result
@@ -254,7 +252,7 @@ def _register(
     return registry.register(
         model_data_url=run.outputs[f"{REGISTER.model_step}/model"],
         image_uri=image_uri,
-        evaluation_uri=f"{output}/evaluation.json",
+        evaluation_uri=f"{output}/{EVALUATION_FILE}",
         metadata=metadata,
         approval=Approval(values[REGISTER.approval_parameter]),
         description=f"trained by {run.execution_id}",

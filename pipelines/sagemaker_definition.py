@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from securebank.pipelines.steps import (
+    EVALUATION_FILE,
     FAIL_STEP,
     GATE,
     REGISTER,
+    RUNS_PREFIX,
     STEPS,
     FromParameter,
     FromStep,
@@ -128,13 +130,13 @@ def build_pipeline(
     run_prefix = [
         "s3:/",
         names.artifacts_bucket,
-        "pipeline",
+        RUNS_PREFIX,
         ExecutionVariables.PIPELINE_EXECUTION_ID,
     ]
     built: dict[str, Any] = {}
     property_files: dict[str, Any] = {}
 
-    def output_uri(step: str, output: str) -> Any:
+    def output_uri(step: str, output: str) -> Any:  # steps.output_uri, as a pipeline expression
         return Join(on="/", values=[*run_prefix, step, output])
 
     def source(src: FromParameter | FromStep) -> Any:
@@ -252,7 +254,7 @@ def build_pipeline(
     )
     evaluation_uri = Join(
         on="/",
-        values=[*run_prefix, GATE.evaluation_step, evaluation_step.outputs[0], "evaluation.json"],
+        values=[*run_prefix, GATE.evaluation_step, evaluation_step.outputs[0], EVALUATION_FILE],
     )
     builder = ModelBuilder(
         image_uri=image_uri,

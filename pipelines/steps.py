@@ -2,7 +2,9 @@
 
 `sagemaker_definition.build_pipeline` turns it into a SageMaker Pipeline (SDK v3);
 `local_runner.run_pipeline` executes the same scripts in the same order against the local S3.
-Neither runner names a step, script, channel or parameter that is not declared here.
+Neither runner names a step, script, channel or parameter that is not declared here. Both keep a
+run's step outputs at `output_uri(...)` (`s3://ARTIFACTS/pipeline/EXECUTION/STEP/OUTPUT`), holding
+the files named below, which is where reports and drift checks find them again.
 """
 
 from __future__ import annotations
@@ -10,7 +12,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from securebank.data.dataset import raw_uri
 from securebank.resources import ResourceNames
+
+#: A run's outputs: s3://ARTIFACTS/RUNS_PREFIX/EXECUTION/STEP/OUTPUT.
+RUNS_PREFIX = "pipeline"
+#: The one Parquet file in each BuildFeatures output (training/build_features.py).
+FEATURES_FILE = "part-0.parquet"
+#: The Evaluate step's `evaluation` output (training/evaluate.py): the report the quality gate
+#: reads, its plots, and every test transaction's score.
+EVALUATION_FILE = "evaluation.json"
+PR_CURVE_FILE = "pr_curve.png"
+FEATURE_IMPORTANCE_FILE = "feature_importance.png"
+TEST_SCORES_FILE = "test_scores.parquet"
+
+
+def output_uri(names: ResourceNames, execution_id: str, step: str, output: str) -> str:
+    """Where the run `execution_id` keeps `step`'s output `output` (a prefix)."""
+    return f"s3://{names.artifacts_bucket}/{RUNS_PREFIX}/{execution_id}/{step}/{output}"
 
 
 @dataclass(frozen=True)
@@ -84,10 +103,10 @@ class Registration:
 
 
 def parameters(names: ResourceNames) -> tuple[Parameter, ...]:
-    lake = f"s3://{names.lake_bucket}"
+    raw = raw_uri(names.lake_bucket)
     return (
-        Parameter("TransactionsUri", "string", f"{lake}/raw/transactions/", "raw transactions"),
-        Parameter("LabelsUri", "string", f"{lake}/raw/labels/", "fraud labels"),
+        Parameter("TransactionsUri", "string", f"{raw}/transactions/", "raw transactions"),
+        Parameter("LabelsUri", "string", f"{raw}/labels/", "fraud labels"),
         Parameter("HistoryStart", "string", "", "YYYY-MM-DD; rows from here feed features"),
         Parameter("TrainDays", "integer", 0, "training window; 0: from the history start"),
         Parameter("ValidationDays", "integer", 0, "validation window; 0: 15 % of the days"),
@@ -156,7 +175,7 @@ EVALUATE = Step(
         "test": FromStep("BuildFeatures", "test"),
     },
     outputs=("evaluation",),
-    property_file=("Evaluation", "evaluation.json"),
+    property_file=("Evaluation", EVALUATION_FILE),
 )
 STEPS: tuple[Step, ...] = (BUILD_FEATURES, TRAIN, EVALUATE)
 GATE = QualityGate(

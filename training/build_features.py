@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from securebank.data.dataset import read_labels, read_transactions
 from securebank.features.offline import build_features
+from securebank.pipelines.steps import FEATURES_FILE
 from securebank.training.container import PROCESSING_ROOT, processing_input, processing_output
 from securebank.training.time_plan import (
     PlanError,
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, int]:
             )
         out = processing_output(args.root, name)
         out.mkdir(parents=True, exist_ok=True)
-        part.to_parquet(out / "part-0.parquet", index=False)
+        part.to_parquet(out / FEATURES_FILE, index=False)
         counts[name] = len(part)
         counts[f"{name}_fraud"] = frauds
         counts[f"{name}_immature"] = int((~ripe).sum())

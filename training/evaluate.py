@@ -22,12 +22,17 @@ from sklearn.preprocessing import StandardScaler
 
 from securebank.features.definitions import FEATURE_SET_VERSION
 from securebank.model_artifact import ARCHIVE_FILE, load_model
+from securebank.pipelines.steps import (
+    EVALUATION_FILE,
+    FEATURE_IMPORTANCE_FILE,
+    PR_CURVE_FILE,
+    TEST_SCORES_FILE,
+)
 from securebank.training import container, plots
 from securebank.training.build_features import COMPROMISED_FILE
 from securebank.training.metrics import precision_recall_at, quality_metrics
 from securebank.training.train import matrix
 
-EVALUATION_FILE = "evaluation.json"
 #: The baseline is fitted on at most this many training rows (all frauds kept).
 BASELINE_MAX_ROWS = 300_000
 
@@ -97,14 +102,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out = container.processing_output(args.root, "evaluation")
     out.mkdir(parents=True, exist_ok=True)
     importance = model.booster.get_score(importance_type="total_gain")
-    plots.pr_curves(y_test, {"xgboost": scores, "baseline": baseline_scores}, out / "pr_curve.png")
+    plots.pr_curves(y_test, {"xgboost": scores, "baseline": baseline_scores}, out / PR_CURVE_FILE)
     plots.score_distribution(
         y_test,
         scores,
         {"review": thresholds.review, "decline": thresholds.decline},
         out / "score_distribution.png",
     )
-    plots.feature_importance(importance, out / "feature_importance.png")
+    plots.feature_importance(importance, out / FEATURE_IMPORTANCE_FILE)
     pd.DataFrame(
         {
             "transaction_id": test["transaction_id"],
@@ -115,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "baseline_score": baseline_scores,
             "decision": thresholds.decide_many(scores),
         }
-    ).to_parquet(out / "test_scores.parquet", index=False)
+    ).to_parquet(out / TEST_SCORES_FILE, index=False)
     document = {
         "metrics": _values(metrics),
         "baseline": _values(baseline),

@@ -3,12 +3,10 @@ audit and run reports, drift."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -103,25 +101,6 @@ def _version(aws: Any, config: Settings, model: int | None) -> ModelVersion:
     return found
 
 
-def _run_prefix(config: Settings, version: ModelVersion) -> str:
-    """Where the pipeline run that trained `version` kept its step outputs."""
-    execution = version.metadata["pipeline_execution"]
-    return f"s3://{config.names.artifacts_bucket}/pipeline/{execution}"
-
-
-def _evaluation(aws: Any, config: Settings, found: ModelVersion) -> tuple[dict, dict[str, bytes]]:
-    from securebank.s3io import read_bytes
-
-    base = _run_prefix(config, found)
-    s3 = aws.client("s3")
-    evaluation = json.loads(read_bytes(s3, f"{base}/Evaluate/evaluation/evaluation.json"))
-    pngs = {
-        "Precision-recall, test split": read_bytes(s3, f"{base}/Evaluate/evaluation/pr_curve.png"),
-        "Feature importance": read_bytes(s3, f"{base}/Evaluate/evaluation/feature_importance.png"),
-    }
-    return evaluation, pngs
-
-
 @report_app.command("audit")
 def audit_command(
     start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD), decision date.")],
@@ -161,11 +140,12 @@ def run_report_command(
 ) -> None:
     """One HTML page: the model's evaluation and the live stream (plots, top alerts)."""
     from securebank.analytics.report import write_report
+    from securebank.analytics.runs import load_evaluation
 
     config = context.settings()
     aws, decisions, _ = _lake(config)
     found = _version(aws, config, model)
-    evaluation, pngs = _evaluation(aws, config, found)
+    evaluation, pngs = load_evaluation(aws.client("s3"), config.names, found)
     path = write_report(
         out, decisions, evaluation, pngs, f"SecureBank run report — model version {found.version}"
     )
@@ -177,32 +157,17 @@ def drift_command(
     model: Annotated[int | None, typer.Option(help="Model version (default: latest).")] = None,
 ) -> None:
     """PSI per feature and for the score: training data vs live decisions."""
-    import io
-
-    import pandas as pd
-
-    from securebank.analytics.drift import DRIFT_THRESHOLD, drift_report, psi
-    from securebank.features.definitions import FEATURE_NAMES
-    from securebank.s3io import read_bytes
+    from securebank.analytics.drift import DRIFT_THRESHOLD
+    from securebank.analytics.runs import drift_since_training
 
     config = context.settings()
     aws, decisions, _ = _lake(config)
     found = _version(aws, config, model)
-    base = _run_prefix(config, found)
-    s3 = aws.client("s3")
-    train = pd.read_parquet(
-        io.BytesIO(read_bytes(s3, f"{base}/BuildFeatures/train/part-0.parquet"))
+    check = drift_since_training(aws.client("s3"), config.names, found, decisions)
+    report, score_psi = check.features, check.score_psi
+    table = Table(
+        title=f"Drift vs model version {found.version} ({check.live_rows:,} live decisions)"
     )
-    test_scores = pd.read_parquet(
-        io.BytesIO(read_bytes(s3, f"{base}/Evaluate/evaluation/test_scores.parquet"))
-    )
-    live = np.array(
-        [[np.nan if v is None else v for v in f] for f in decisions["features"].to_pylist()],
-        dtype=np.float64,
-    )
-    report = drift_report(FEATURE_NAMES, train[list(FEATURE_NAMES)].to_numpy(np.float64), live)
-    score_psi = psi(test_scores["score"].to_numpy(), decisions["score"].to_numpy())
-    table = Table(title=f"Drift vs model version {found.version} ({len(live):,} live decisions)")
     for column in ("feature", "PSI", "missing train", "missing live", "status"):
         table.add_column(column, justify="left" if column in ("feature", "status") else "right")
     table.add_row(

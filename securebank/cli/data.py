@@ -6,7 +6,7 @@ import codecs
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
@@ -16,17 +16,14 @@ from rich.table import Table
 from securebank.cli import context
 from securebank.cli.console import console, progress
 from securebank.cli.errors import UserError
-from securebank.data.dataset import labels_path, transactions_path
+from securebank.data.dataset import DatasetError
 from securebank.data.simulator.generate import SimulationConfig, generate
-from securebank.resources import ResourceNames
-from securebank.s3io import delete_prefix, upload_dir
+from securebank.data.upload import upload_dataset
 
 app = typer.Typer(
     help="Transaction datasets: generate, import, slice, upload to the lake.",
     no_args_is_help=True,
 )
-
-RAW_PREFIX = "raw"
 
 
 def _parse_date(text: str) -> date:
@@ -82,18 +79,6 @@ def generate_command(
     console.print(table)
 
 
-def upload_dataset(s3: Any, data: Path, names: ResourceNames) -> str:
-    """Upload a dataset folder to `s3://LAKE/raw/` (what the pipeline reads by default)."""
-    if not transactions_path(data).is_dir():
-        raise UserError(f"no transactions under {transactions_path(data)}")
-    base = f"s3://{names.lake_bucket}/{RAW_PREFIX}"
-    delete_prefix(s3, f"{base}/")
-    upload_dir(s3, transactions_path(data), f"{base}/transactions")
-    if labels_path(data).is_dir():
-        upload_dir(s3, labels_path(data), f"{base}/labels")
-    return base
-
-
 @app.command("upload")
 def upload_command(
     data: Annotated[Path, typer.Option(help="Dataset folder.")] = Path(
@@ -103,7 +88,10 @@ def upload_command(
     """Upload a dataset to the lake (`s3://PREFIX-ENV-lake/raw/`), replacing what was there."""
     config = context.settings()
     aws = context.clients(config)
-    uri = upload_dataset(aws.client("s3"), data, config.names)
+    try:
+        uri = upload_dataset(aws.client("s3"), data, config.names)
+    except DatasetError as error:
+        raise UserError(str(error)) from error
     console.print(f"uploaded {data} to {uri}/")
 
 
@@ -264,7 +252,7 @@ def slice_command(
     end: Annotated[str, typer.Option("--to", help="First instant no longer kept (exclusive).")],
 ) -> None:
     """Cut a dataset by time: transactions with from <= event_time < to, and their labels."""
-    from securebank.data.dataset import DatasetError, slice_dataset
+    from securebank.data.dataset import slice_dataset
 
     try:
         summary = slice_dataset(data, out, parse_instant(start), parse_instant(end))

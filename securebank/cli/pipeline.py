@@ -12,8 +12,9 @@ from rich.table import Table
 
 from securebank.cli import context
 from securebank.cli.console import console, progress
-from securebank.cli.data import upload_dataset
 from securebank.cli.errors import UserError
+from securebank.data.dataset import DatasetError
+from securebank.data.upload import upload_dataset
 from securebank.settings import Settings
 
 app = typer.Typer(
@@ -143,7 +144,10 @@ def run_command(
     aws = context.clients(config)
     s3 = aws.client("s3")
     if data is not None:
-        upload_dataset(s3, data, config.names)
+        try:
+            upload_dataset(s3, data, config.names)
+        except DatasetError as error:
+            raise UserError(str(error)) from error
     tracker = MlflowTracker(
         config.tracking_uri,
         config.names.model_package_group,

@@ -2,6 +2,8 @@
 
 A dataset folder holds `transactions/date=YYYY-MM-DD/part-0.parquet` (one file per UTC day),
 `labels/labels.parquet` and `manifest.json`. `slice_dataset` cuts one by time, a day at a time.
+In the lake a dataset lives under `raw_uri(LAKE)` in the same layout (`data.upload`), where the
+training pipeline reads it by default.
 """
 
 from __future__ import annotations
@@ -22,10 +24,17 @@ import pyarrow.parquet as pq
 from securebank.contract import LABEL_SCHEMA, TRANSACTION_SCHEMA
 
 _DAY_MS = 86_400_000
+#: The lake's prefix for the dataset the pipeline trains on.
+RAW_PREFIX = "raw"
 
 
 class DatasetError(ValueError):
     """The folder does not hold a dataset in the expected layout."""
+
+
+def raw_uri(lake_bucket: str) -> str:
+    """Where the dataset the pipeline reads by default lives in the lake (no trailing slash)."""
+    return f"s3://{lake_bucket}/{RAW_PREFIX}"
 
 
 def transactions_path(root: Path) -> Path:

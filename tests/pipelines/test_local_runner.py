@@ -29,7 +29,7 @@ def dataset(tmp_path_factory):
 
 
 def _upload(aws, dataset):
-    from securebank.cli.data import upload_dataset
+    from securebank.data.upload import upload_dataset
 
     upload_dataset(aws.client("s3"), dataset, aws.names)
 
