@@ -17,6 +17,7 @@ and, unlike it, stays correct when two writers race for one transaction_id.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, fields
@@ -147,3 +148,26 @@ class DecisionStore:
         for outcome, decision in self._pool.map(self._claim, decisions):
             getattr(claims, outcome if outcome != "duplicate" else "duplicates").append(decision)
         return claims
+
+
+@dataclass
+class DecisionSummary:
+    """The decisions table at a glance: decisions per action and per scorer (model or fallback),
+    and every decision's put -> decision latency."""
+
+    actions: Counter[str] = field(default_factory=Counter)
+    scored_by: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[int] = field(default_factory=list)
+
+
+def summarize_decisions(dynamodb: Any, table: str) -> DecisionSummary:
+    """Scan the decisions table (a whole-table read: for the local stack and small tables)."""
+    summary = DecisionSummary()
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            summary.actions[item["action"]["S"]] += 1
+            summary.scored_by[item["scored_by"]["S"]] += 1
+            summary.latencies_ms.append(
+                int(item["decided_at_ms"]["N"]) - int(item["arrived_at_ms"]["N"])
+            )
+    return summary

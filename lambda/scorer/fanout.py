@@ -177,3 +177,12 @@ class DeadLetterQueue:
             entries,
             "SQS send_message_batch",
         )
+
+
+def queue_depth(sqs: Any, queue: str) -> int:
+    """Messages waiting in the queue named `queue` (SQS's approximate count)."""
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])

@@ -10,6 +10,7 @@ from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
 from securebank.local import stack as local_stack
+from securebank.local.event_source import checkpoints_file
 
 app = typer.Typer(help="The local AWS: start, stop, inspect, wipe.", no_args_is_help=True)
 
@@ -55,7 +56,7 @@ def reset_command(
     config = context.settings()
     local_stack.reset(config.home)
     # The stream's saved positions belong to the stream just deleted.
-    (config.home / "stream" / "checkpoints.json").unlink(missing_ok=True)
+    checkpoints_file(config.home).unlink(missing_ok=True)
     console.print(f"local AWS stopped and {local_stack.data_dir(config.home)} deleted")
 
 

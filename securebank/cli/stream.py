@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,8 @@ from securebank.cli import context
 from securebank.cli.console import console, errors, progress
 from securebank.cli.errors import UserError
 from securebank.data.dataset import DatasetError, read_labels, read_transactions
-from securebank.settings import Settings
+from securebank.local.event_source import stream_dir
+from securebank.monitoring.emf import EmfTotals
 
 app = typer.Typer(
     help="The live path: bootstrap state, send, run the scorer.", no_args_is_help=True
@@ -34,10 +34,6 @@ def _date(text: str | None) -> datetime | None:
         raise UserError(f"{text!r} is not a date (YYYY-MM-DD)") from error
 
 
-def stream_dir(config: Settings) -> Path:
-    return config.home / "stream"
-
-
 @app.command("bootstrap")
 def bootstrap_command(
     data: Annotated[Path, typer.Option(help="Dataset folder (the history).")],
@@ -46,9 +42,7 @@ def bootstrap_command(
     ] = None,
 ) -> None:
     """Build the online feature state from history and load it into DynamoDB."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    from securebank.data.dataset import known_before
     from securebank.features.replay import replay
     from securebank.scorer.state_store import batch_put, bootstrap_items
 
@@ -59,9 +53,7 @@ def bootstrap_command(
         raise UserError(str(error)) from error
     cut = _date(until)
     if cut is not None:
-        stamp = pa.scalar(cut, pa.timestamp("ms", tz="UTC"))
-        transactions = transactions.filter(pc.less(transactions["event_time"], stamp))
-        labels = labels.filter(pc.less(labels["reported_at"], stamp))
+        transactions, labels = known_before(transactions, labels, cut)
     with progress() as bar:
         task = bar.add_task("replaying history", total=len(transactions))
         result = replay(transactions, labels, on_step=lambda row: bar.update(task, completed=row))
@@ -93,7 +85,7 @@ def send_command(
     poison: Annotated[int, typer.Option(min=0, help="Also send this many malformed records.")] = 0,
 ) -> None:
     """Replay transactions into the stream in event-time order (partition key = card)."""
-    from securebank.local.producer import contract_json, select, send
+    from securebank.local.producer import contract_json, select, send, with_poison
 
     if count is None and duration is None:
         raise UserError("give --count or --duration (the send stops by itself)")
@@ -103,10 +95,7 @@ def send_command(
     except DatasetError as error:
         raise UserError(str(error)) from error
     rows = chosen.to_pylist()
-    payloads = [(r["card_id"], contract_json(r)) for r in rows]
-    for i in range(poison):
-        bad = json.dumps({"transaction_id": f"poison-{i}", "amount": "-1"}).encode()
-        payloads.insert((i + 1) * len(payloads) // (poison + 1), (f"poison-{i}", bad))
+    payloads = with_poison([(r["card_id"], contract_json(r)) for r in rows], poison)
     aws = context.clients(config)
     with progress() as bar:
         task = bar.add_task(f"sending at {rate:g}/s", total=len(payloads))
@@ -124,47 +113,23 @@ def send_command(
     )
 
 
-class EmfView:
-    """Live figures from the scorer's EMF metrics (the lines CloudWatch would receive)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.batch_ms: list[float] = []
-        self.totals = {"Scored": 0.0, "Fallbacks": 0.0, "Alerts": 0.0, "DeadLetters": 0.0}
-
-    def read(self) -> None:
-        if not self.path.is_file():
-            return
-        with self.path.open() as handle:
-            handle.seek(self.offset)
-            for line in handle:
-                if '"_aws"' not in line:
-                    continue
-                with contextlib.suppress(ValueError):
-                    metric = json.loads(line)
-                    if "BatchLatency" in metric:
-                        self.batch_ms += list(np.atleast_1d(metric["BatchLatency"]))
-                    for key in self.totals:
-                        self.totals[key] += float(np.sum(metric.get(key, 0)))
-            self.offset = handle.tell()
-
-    def table(self, elapsed: float, records: int) -> Table:
-        table = Table(title="securebank stream — live")
-        table.add_column("measure")
-        table.add_column("value", justify="right")
-        table.add_row("elapsed", f"{elapsed:.0f} s")
-        table.add_row("records processed", f"{records:,}")
-        table.add_row("throughput", f"{records / elapsed if elapsed else 0:,.0f}/s")
-        table.add_row("decisions", f"{self.totals['Scored']:,.0f}")
-        if self.batch_ms:
-            p50, p99 = np.percentile(self.batch_ms, [50, 99])
-            table.add_row("batch latency p50 / p99", f"{p50:.0f} / {p99:.0f} ms")
-        scored = self.totals["Scored"] or 1
-        table.add_row("fallback rate", f"{self.totals['Fallbacks'] / scored:.1%}")
-        table.add_row("alerts per minute", f"{self.totals['Alerts'] / max(elapsed, 1) * 60:,.0f}")
-        table.add_row("dead letters", f"{self.totals['DeadLetters']:,.0f}")
-        return table
+def live_table(emf: EmfTotals, elapsed: float, records: int) -> Table:
+    """The live view of `stream run`, from the scorer's EMF metrics."""
+    table = Table(title="securebank stream — live")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("elapsed", f"{elapsed:.0f} s")
+    table.add_row("records processed", f"{records:,}")
+    table.add_row("throughput", f"{records / elapsed if elapsed else 0:,.0f}/s")
+    table.add_row("decisions", f"{emf.totals['Scored']:,.0f}")
+    if emf.batch_ms:
+        p50, p99 = np.percentile(emf.batch_ms, [50, 99])
+        table.add_row("batch latency p50 / p99", f"{p50:.0f} / {p99:.0f} ms")
+    scored = emf.totals["Scored"] or 1
+    table.add_row("fallback rate", f"{emf.totals['Fallbacks'] / scored:.1%}")
+    table.add_row("alerts per minute", f"{emf.totals['Alerts'] / max(elapsed, 1) * 60:,.0f}")
+    table.add_row("dead letters", f"{emf.totals['DeadLetters']:,.0f}")
+    return table
 
 
 @app.command("run")
@@ -183,7 +148,7 @@ def run_command(
         raise UserError("give --duration or --idle-exit (the runner stops by itself)")
     config = context.settings()
     aws = context.clients(config)
-    folder = stream_dir(config)
+    folder = stream_dir(config.home)
     folder.mkdir(parents=True, exist_ok=True)
     emf_path = folder / "scorer-output.jsonl"
     with emf_path.open("a") as output, contextlib.redirect_stdout(output):
@@ -193,7 +158,7 @@ def run_command(
         started = time.monotonic()
         last_count, last_change = 0, started
         try:
-            with Live(view.table(0, 0), console=errors, refresh_per_second=2) as live:
+            with Live(live_table(view, 0, 0), console=errors, refresh_per_second=2) as live:
                 while True:
                     time.sleep(0.5)
                     view.read()
@@ -201,7 +166,7 @@ def run_command(
                     records = mapping.records
                     if records != last_count:
                         last_count, last_change = records, now
-                    live.update(view.table(now - started, records))
+                    live.update(live_table(view, now - started, records))
                     if duration is not None and now - started >= duration:
                         break
                     if idle_exit is not None and records and now - last_change >= idle_exit:
@@ -209,7 +174,7 @@ def run_command(
         finally:
             mapping.close()
             view.read()
-    errors.print(view.table(time.monotonic() - started, mapping.records))
+    errors.print(live_table(view, time.monotonic() - started, mapping.records))
     stats = [p.stats for p in mapping.pollers]
     console.print(
         f"processed {mapping.records:,} records in {sum(s.batches for s in stats):,} batches; "
@@ -241,11 +206,16 @@ def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retrie
             f"{error}: approve a version first (`securebank model approve N`)"
         ) from error
     mapping.start()
-    return mapping, EmfView(emf_path)
+    return mapping, EmfTotals(emf_path)
 
 
 def _mapping(aws, sqs, config, folder, batch_size, window, max_retries):
-    from securebank.local.event_source import Checkpoints, EventSourceMapping, MappingConfig
+    from securebank.local.event_source import (
+        Checkpoints,
+        EventSourceMapping,
+        MappingConfig,
+        checkpoints_file,
+    )
     from securebank.scorer import handler
 
     return EventSourceMapping.for_stream(
@@ -261,7 +231,7 @@ def _mapping(aws, sqs, config, folder, batch_size, window, max_retries):
                 "QueueUrl"
             ],
         ),
-        checkpoints=Checkpoints(folder / "checkpoints.json"),
+        checkpoints=Checkpoints(checkpoints_file(config.home)),
         region=config.region,
     )
 
@@ -269,31 +239,14 @@ def _mapping(aws, sqs, config, folder, batch_size, window, max_retries):
 @app.command("summary")
 def summary_command() -> None:
     """Decisions, alerts, dead letters and put → decision latency so far."""
-    from collections import Counter
+    from securebank.scorer.decision_store import summarize_decisions
+    from securebank.scorer.fanout import queue_depth
 
     config = context.settings()
     aws = context.clients(config)
-    actions: Counter[str] = Counter()
-    scored_by: Counter[str] = Counter()
-    latencies: list[int] = []
-    for page in (
-        aws.client("dynamodb")
-        .get_paginator("scan")
-        .paginate(TableName=config.names.decisions_table)
-    ):
-        for item in page["Items"]:
-            actions[item["action"]["S"]] += 1
-            scored_by[item["scored_by"]["S"]] += 1
-            latencies.append(int(item["decided_at_ms"]["N"]) - int(item["arrived_at_ms"]["N"]))
+    summary = summarize_decisions(aws.client("dynamodb"), config.names.decisions_table)
+    actions, scored_by, latencies = summary.actions, summary.scored_by, summary.latencies_ms
     sqs = aws.client("sqs")
-
-    def depth(queue: str) -> int:
-        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
-
     table = Table(title=f"stream summary ({config.names.base})")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -308,7 +261,9 @@ def summary_command() -> None:
         fallback = scored_by.get("fallback", 0) / len(latencies)
         table.add_row("decided by the fallback model", f"{fallback:.1%}")
     table.add_row("latency budget (LATENCY_BUDGET_MS)", f"{config.latency_budget_ms} ms")
-    table.add_row("alerts waiting (SQS)", f"{depth(config.names.alerts_queue):,}")
-    table.add_row("dead letters (SQS)", f"{depth(config.names.dead_letter_queue):,}")
-    table.add_row("failed batches (SQS)", f"{depth(config.names.stream_failure_queue):,}")
+    table.add_row("alerts waiting (SQS)", f"{queue_depth(sqs, config.names.alerts_queue):,}")
+    table.add_row("dead letters (SQS)", f"{queue_depth(sqs, config.names.dead_letter_queue):,}")
+    table.add_row(
+        "failed batches (SQS)", f"{queue_depth(sqs, config.names.stream_failure_queue):,}"
+    )
     console.print(table)

@@ -78,6 +78,17 @@ def read_transactions(
         raise DatasetError(f"{folder}: {error}") from error
 
 
+def known_before(
+    transactions: pa.Table, labels: pa.Table, cut: datetime
+) -> tuple[pa.Table, pa.Table]:
+    """What was known at `cut`: transactions that happened before it, labels reported before it."""
+    stamp = pa.scalar(cut, pa.timestamp("ms", tz="UTC"))
+    return (
+        transactions.filter(pc.less(transactions["event_time"], stamp)),
+        labels.filter(pc.less(labels["reported_at"], stamp)),
+    )
+
+
 def read_labels(root: Path) -> pa.Table:
     folder = labels_path(root)
     if not folder.is_dir():

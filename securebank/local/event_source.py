@@ -75,6 +75,16 @@ class StreamIdentity:
         )
 
 
+def stream_dir(home: Path) -> Path:
+    """The local mapping's folder under SECUREBANK_HOME: checkpoints and the scorer's output."""
+    return home / "stream"
+
+
+def checkpoints_file(home: Path) -> Path:
+    """Where the local mapping keeps the stream's positions (deleted with the stream)."""
+    return stream_dir(home) / "checkpoints.json"
+
+
 class Checkpoints:
     """Per-shard positions in a file, stamped with the identity of the stream they belong to.
 

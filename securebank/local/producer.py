@@ -59,6 +59,16 @@ def select(transactions: pa.Table, since: datetime | None, count: int | None) ->
     return ordered.slice(0, count) if count is not None else ordered
 
 
+def with_poison(payloads: list[tuple[str, bytes]], count: int) -> list[tuple[str, bytes]]:
+    """`payloads` with `count` malformed records spread evenly among them (a negative amount and
+    nothing else), to show that bad input goes to the dead-letter queue and costs nothing else."""
+    mixed = list(payloads)
+    for i in range(count):
+        bad = json.dumps({"transaction_id": f"poison-{i}", "amount": "-1"}).encode()
+        mixed.insert((i + 1) * len(mixed) // (count + 1), (f"poison-{i}", bad))
+    return mixed
+
+
 def send(
     kinesis: Any,
     stream: str,

@@ -1,14 +1,21 @@
-"""Performance figures as CloudWatch Embedded Metric Format lines (one per model version).
+"""CloudWatch Embedded Metric Format: performance figures written as EMF lines (one per model
+version), and the scorer's EMF lines read back into running totals.
 
 Printed to stdout by `securebank monitor performance --emf` (and by a scheduled job in AWS, whose
 log group CloudWatch turns into metrics); the alarms in terraform/operations.tf watch them.
+`EmfTotals` follows the scorer's output file the way CloudWatch would read its log, for the live
+view of `securebank stream run`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 NAMESPACE = "SecureBank"
 SERVICE = "securebank-performance"
@@ -48,3 +55,33 @@ def emf_lines(rows: list[dict[str, Any]], timestamp_ms: int) -> list[str]:
         }
         lines.append(json.dumps(document))
     return lines
+
+
+class EmfTotals:
+    """Running figures from the scorer's EMF lines in a file, read from where the last read
+    stopped: every batch latency (ms) and the totals of the counted metrics."""
+
+    COUNTED = ("Scored", "Fallbacks", "Alerts", "DeadLetters")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.batch_ms: list[float] = []
+        self.totals = dict.fromkeys(self.COUNTED, 0.0)
+
+    def read(self) -> None:
+        """Add the lines written since the last read (other lines and bad JSON are skipped)."""
+        if not self.path.is_file():
+            return
+        with self.path.open() as handle:
+            handle.seek(self.offset)
+            for line in handle:
+                if '"_aws"' not in line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    metric = json.loads(line)
+                    if "BatchLatency" in metric:
+                        self.batch_ms += list(np.atleast_1d(metric["BatchLatency"]))
+                    for key in self.totals:
+                        self.totals[key] += float(np.sum(metric.get(key, 0)))
+            self.offset = handle.tell()
