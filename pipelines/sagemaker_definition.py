@@ -310,3 +310,11 @@ def build_pipeline(
 
 def definition(pipeline: Any) -> dict[str, Any]:
     return json.loads(pipeline.definition())
+
+
+def start_execution(sagemaker: Any, pipeline_name: str, description: str) -> str:
+    """Start an execution of the upserted pipeline (defaults for every parameter); its ARN."""
+    execution = sagemaker.start_pipeline_execution(
+        PipelineName=pipeline_name, PipelineExecutionDescription=description[:3000]
+    )
+    return execution["PipelineExecutionArn"]

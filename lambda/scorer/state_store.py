@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,3 +392,15 @@ def bootstrap_items(
         document["pk"] = partial_key(merchant.merchant_id, HISTORY_SLOT)
         items.append(_to_item({**document, "applied": {}}))
     return items
+
+
+def read_merchant_state(
+    kinesis: Any, dynamodb: Any, stream: str, table: str, merchant_id: str
+) -> MerchantState:
+    """A merchant's online state as the scorer reads it: its partials on the stream's listed
+    shards and its labels, merged."""
+    shards = kinesis.list_shards(StreamName=stream)["Shards"]
+    with ThreadPoolExecutor(1) as pool:
+        store = FeatureStateStore(dynamodb, table, [s["ShardId"] for s in shards], pool)
+        view = store.load(shards[0]["ShardId"], [], [merchant_id])
+    return view.merchants[merchant_id].merged

@@ -189,6 +189,7 @@ def ingest_command(
     """Turn alerts waiting in the alerts queue into cases (the local alerts consumer)."""
     from securebank.cases.alerts import AlertQueueConsumer, AlertReport
     from securebank.labels.store import iso_ms
+    from securebank.local.event_source import poll_until_idle
 
     config = context.settings()
     aws = context.clients(config)
@@ -201,17 +202,10 @@ def ingest_command(
         sqs.get_queue_url(QueueName=config.names.dead_letter_queue)["QueueUrl"],
     )
     report = AlertReport()
-    started = last = time.monotonic()
-    while True:
-        if consumer.poll_once(iso_ms(int(time.time() * 1000)), report):
-            last = time.monotonic()
-        elif time.monotonic() - last >= idle_exit:
-            break
-        else:
-            time.sleep(0.2)
-        if duration is not None and time.monotonic() - started >= duration:
-            break
-    seconds = max(time.monotonic() - started - (time.monotonic() - last), 1e-9)
+    busy = poll_until_idle(
+        lambda: consumer.poll_once(iso_ms(int(time.time() * 1000)), report), idle_exit, duration
+    )
+    seconds = max(busy, 1e-9)
     console.print(
         f"{report.messages:,} alerts → {report.created:,} cases created, {report.duplicates:,} "
         f"repeated, {report.invalid:,} invalid (dead-lettered); "
@@ -270,6 +264,7 @@ def follow_command(
     """Apply label changes to the online merchant state (the local labels stream consumer)."""
     from securebank.labels.follow import LabelStreamFollower
     from securebank.labels.stream import MerchantLabelState
+    from securebank.local.event_source import poll_until_idle
 
     config = context.settings()
     aws = context.clients(config)
@@ -281,16 +276,7 @@ def follow_command(
         MerchantLabelState(db, config.names.feature_table),
         config.home / "labels" / "checkpoints.json",
     )
-    started = last = time.monotonic()
-    while True:
-        if follower.poll_once():
-            last = time.monotonic()
-        elif time.monotonic() - last >= idle_exit:
-            break
-        else:
-            time.sleep(interval)
-        if duration is not None and time.monotonic() - started >= duration:
-            break
+    poll_until_idle(follower.poll_once, idle_exit, duration, interval)
     stats = follower.stats
     console.print(
         f"{stats.records:,} label changes read: {stats.applied:,} applied to merchant state, "
@@ -328,19 +314,17 @@ def label_show_command(transaction_id: Annotated[str, typer.Argument()]) -> None
 @labels_app.command("merchant")
 def merchant_command(merchant_id: Annotated[str, typer.Argument()]) -> None:
     """A merchant's online state as the scorer reads it: counts and fraud labels."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from securebank.scorer.state_store import FeatureStateStore
+    from securebank.scorer.state_store import read_merchant_state
 
     config = context.settings()
     aws = context.clients(config)
-    shards = aws.client("kinesis").list_shards(StreamName=config.names.stream)["Shards"]
-    with ThreadPoolExecutor(1) as pool:
-        store = FeatureStateStore(
-            aws.client("dynamodb"), config.names.feature_table, [s["ShardId"] for s in shards], pool
-        )
-        view = store.load(shards[0]["ShardId"], [], [merchant_id])
-    state = view.merchants[merchant_id].merged
+    state = read_merchant_state(
+        aws.client("kinesis"),
+        aws.client("dynamodb"),
+        config.names.stream,
+        config.names.feature_table,
+        merchant_id,
+    )
     day_total = sum(state.day_counts.values())
     console.print(
         f"merchant {merchant_id}: {day_total:,} transactions in its day buckets, "
@@ -459,14 +443,16 @@ def retrain_command(
     """Decide whether to retrain; with --run, start the training pipeline (locally: run it)."""
     from securebank.monitoring.live import live_decisions, live_labels
     from securebank.monitoring.performance import label_decisions, performance
-    from securebank.monitoring.retrain import RetrainPolicy, should_retrain
+    from securebank.monitoring.retrain import (
+        RetrainPolicy,
+        days_since_last_training,
+        should_retrain,
+    )
 
     config = context.settings()
     aws = context.clients(config)
     versions = context.registry(aws, config).list()
-    age = None
-    if versions:
-        age = (datetime.now(UTC) - max(v.created for v in versions)).total_seconds() / 86_400
+    age = days_since_last_training((v.created for v in versions), datetime.now(UTC))
     frame = live_decisions(aws.client("s3"), config.names.lake_bucket)
     labelled = label_decisions(
         frame, live_labels(_operations(aws).labels), int(time.time() * 1000), maturity_days
@@ -489,11 +475,12 @@ def retrain_command(
         console.print("(dry run: add --run to start the pipeline)")
         return
     if config.target == "aws":
-        execution = aws.client("sagemaker").start_pipeline_execution(
-            PipelineName=config.names.pipeline,
-            PipelineExecutionDescription="; ".join(decision.reasons)[:3000],
+        from securebank.pipelines.sagemaker_definition import start_execution
+
+        arn = start_execution(
+            aws.client("sagemaker"), config.names.pipeline, "; ".join(decision.reasons)
         )
-        console.print(f"started {execution['PipelineExecutionArn']}")
+        console.print(f"started {arn}")
         return
     result = subprocess.run(
         [sys.executable, "-m", "securebank.cli.app", "pipeline", "run"], check=False
@@ -511,12 +498,10 @@ def compare_command(
     maturity_days: Annotated[float, typer.Option(min=0, max=365)] = 30.0,
 ) -> None:
     """Champion (live decisions) vs a challenger version re-scored on the same matured window."""
-    import numpy as np
-
     from securebank.features.definitions import FEATURE_SET_VERSION
     from securebank.model_artifact import IncompatibleModel
     from securebank.monitoring.live import live_decisions, live_labels
-    from securebank.monitoring.performance import challenger_view, label_decisions, metrics
+    from securebank.monitoring.performance import label_decisions, metrics, rescore
     from securebank.registry import RegistryError, load_version_model
 
     config = context.settings()
@@ -534,21 +519,12 @@ def compare_command(
     labelled = label_decisions(
         frame, live_labels(_operations(aws).labels), int(time.time() * 1000), maturity_days
     )
-    usable = labelled[
-        labelled["features"].map(
-            lambda f: isinstance(f, list) and len(f) == len(model.manifest.feature_names)
-        )
-    ]
+    usable, rescored = rescore(labelled, model)
     if usable.empty:
         raise UserError("no matured decisions with feature vectors this version can score")
-    x = np.array(
-        [[np.nan if v is None else v for v in f] for f in usable["features"]], dtype=np.float32
-    )
-    scores = model.booster.inplace_predict(x)
-    actions = model.manifest.thresholds.decide_many(scores).tolist()
     rows = [
         {"group": "champion (live)", **metrics(usable)},
-        {"group": f"challenger v{challenger}", **metrics(challenger_view(usable, scores, actions))},
+        {"group": f"challenger v{challenger}", **metrics(rescored)},
     ]
     print_performance(
         rows, None, f"champion vs challenger on the same {len(usable):,} matured decisions"

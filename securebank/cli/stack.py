@@ -73,11 +73,7 @@ def status_command() -> None:
         raise typer.Exit(1)
     aws = context.clients(config)
     names = config.names
-    buckets = [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]]
-    console.print(f"  buckets: {', '.join(sorted(buckets))}")
-    tables = aws.client("dynamodb").list_tables()["TableNames"]
-    console.print(f"  tables: {', '.join(sorted(tables))}")
-    streams = aws.client("kinesis").list_streams()["StreamNames"]
-    console.print(f"  streams: {', '.join(sorted(streams))}")
+    for kind, held in local_stack.holdings(aws).items():
+        console.print(f"  {kind}: {', '.join(held)}")
     versions = context.registry(aws, config).list()
     console.print(f"  model package group {names.model_package_group}: {len(versions)} versions")

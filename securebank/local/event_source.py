@@ -6,6 +6,7 @@ failed record), bisect-on-error, the maximum retry attempts and an on-failure de
 SQS message describing the batch, as Lambda sends). Checkpoints per shard are kept in a file,
 so a restarted runner resumes after the last batch it finished; the file is stamped with the
 stream's identity, and positions of another stream stop the mapping with CheckpointMismatch.
+`poll_until_idle` runs the simpler local consumers (alerts queue, labels stream) the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +23,28 @@ from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any] | None]
+
+
+def poll_until_idle(
+    poll_once: Callable[[], object],
+    idle_exit_s: float,
+    duration_s: float | None = None,
+    interval_s: float = 0.2,
+) -> float:
+    """Call `poll_once` (truthy: it found work) until it has found none for `idle_exit_s`, or
+    `duration_s` has passed; sleep `interval_s` after an empty poll. Returns the seconds from the
+    start to the last poll that found work."""
+    started = last = time.monotonic()
+    while True:
+        if poll_once():
+            last = time.monotonic()
+        elif time.monotonic() - last >= idle_exit_s:
+            break
+        else:
+            time.sleep(interval_s)
+        if duration_s is not None and time.monotonic() - started >= duration_s:
+            break
+    return last - started
 
 
 @dataclass(frozen=True)

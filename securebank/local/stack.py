@@ -350,6 +350,15 @@ def _replay_journal(url: str, journal: Path) -> None:
     _post(url + "/moto-api/recorder/start-recording")
 
 
+def holdings(aws: Any) -> dict[str, list[str]]:
+    """What the stack holds, by kind: buckets, tables and streams (names, sorted)."""
+    return {
+        "buckets": sorted(b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]),
+        "tables": sorted(aws.client("dynamodb").list_tables()["TableNames"]),
+        "streams": sorted(aws.client("kinesis").list_streams()["StreamNames"]),
+    }
+
+
 def provision(aws: Any, names: ResourceNames) -> list[str]:
     """Create every resource the platform uses, if missing; return what was created.
 

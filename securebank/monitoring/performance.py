@@ -18,13 +18,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from securebank.reference import USD_PER_UNIT
+
+if TYPE_CHECKING:
+    from securebank.model_artifact import FraudModel
 
 DAY_MS = 86_400_000
 ALERT_ACTIONS = ("review", "decline")
@@ -171,3 +174,22 @@ def challenger_view(
     view["action"] = list(actions)
     view["alerted"] = view["action"].isin(ALERT_ACTIONS)
     return view
+
+
+def rescore(labelled: pd.DataFrame, model: FraudModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The matured decisions `model` can score (feature vectors of its length), as they were
+    decided live and as `model` would have decided them (`challenger_view`); both empty when
+    none can be scored."""
+    usable = labelled[
+        labelled["features"].map(
+            lambda f: isinstance(f, list) and len(f) == len(model.manifest.feature_names)
+        )
+    ]
+    if usable.empty:
+        return usable, usable
+    x = np.array(
+        [[np.nan if v is None else v for v in f] for f in usable["features"]], dtype=np.float32
+    )
+    scores = model.booster.inplace_predict(x)
+    actions = model.manifest.thresholds.decide_many(scores).tolist()
+    return usable, challenger_view(usable, scores, actions)

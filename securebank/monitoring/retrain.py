@@ -7,7 +7,9 @@ EMF metric, both targeting StartPipelineExecution (terraform/operations.tf).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,9 @@ def should_retrain(
     if drift_psi is not None and drift_psi > policy.max_drift_psi:
         reasons.append(f"drift PSI {drift_psi:.3f} > {policy.max_drift_psi:g}")
     return RetrainDecision(bool(reasons), tuple(reasons))
+
+
+def days_since_last_training(created: Iterable[datetime], now: datetime) -> float | None:
+    """Days since the newest version was registered (None: none is)."""
+    newest = max(created, default=None)
+    return None if newest is None else (now - newest).total_seconds() / 86_400
