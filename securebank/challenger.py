@@ -8,16 +8,18 @@ given, is evaluated on the same vectors and transaction fields and combined with
 action as the scorer does. Compared: alerts per day, analyst load (reviews per day), frauds and
 amount caught, recall per fraud scenario and per channel, and the decisions that change.
 
-Pure: tables and models in, a `ReplayComparison` out; `write_html` renders it.
+Pure: tables and models in, a `ReplayComparison` out; `write_html` renders it, and
+`write_record` keeps the last replay of each challenger (`model deploy --canary` looks for it).
 """
 
 from __future__ import annotations
 
 import html
+import json
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -244,3 +246,17 @@ online path (history before the period included) in {result.seconds:.1f} s
 </body></html>"""
     )
     return path
+
+
+def record_path(home: Path, version: int) -> Path:
+    """Where the last replay of a model version is recorded, under SECUREBANK_HOME."""
+    return home / "replays" / f"model-{version}.json"
+
+
+def write_record(home: Path, version: int, result: ReplayComparison, report: Path) -> Path:
+    """Record `result` (with its HTML report's path) as the last replay of `version`."""
+    record = record_path(home, version)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    document = {**asdict(result), "replay_tps": result.replay_tps, "report": str(report)}
+    record.write_text(json.dumps(document, indent=2))
+    return record

@@ -138,9 +138,9 @@ def deploy_command(
             raise UserError(f"model version {version}: {error}") from error
     mode = "canary" if canary is not None else "shadow" if shadow else "replace"
     if mode == "canary":
-        from securebank.cli.replay import replay_record
+        from securebank.challenger import record_path
 
-        if not replay_record(config, version).is_file():
+        if not record_path(config.home, version).is_file():
             errors.print(
                 f"warning: model version {version} has no recorded replay "
                 f"(securebank replay --model {version} --from DAY --to DAY)",

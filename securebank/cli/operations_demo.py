@@ -20,22 +20,12 @@ from securebank.cli.console import console
 
 def chargeback_file(data: Path, since: str, count: int, out: Path) -> set[str]:
     """The dataset's fraud reports for the streamed transactions, as a bank's chargeback CSV."""
-    import pyarrow.compute as pc
-
     from securebank.data.dataset import read_labels, read_transactions
+    from securebank.labels.outcomes import write_chargeback_file
     from securebank.local.producer import select
 
     streamed = select(read_transactions(data), datetime.fromisoformat(since), count)
-    labels = read_labels(data)
-    mask = pc.and_(
-        pc.is_in(labels["transaction_id"], streamed["transaction_id"]), labels["is_fraud"]
-    )
-    rows = labels.filter(mask).to_pylist()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["transaction_id,reported_at,is_fraud"]
-    lines += [f"{r['transaction_id']},{r['reported_at'].isoformat()},true" for r in rows]
-    out.write_text("\n".join(lines) + "\n")
-    return {r["transaction_id"] for r in rows}
+    return write_chargeback_file(read_labels(data), streamed["transaction_id"], out)
 
 
 def run_operations_demo(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -13,12 +11,6 @@ from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.data import parse_instant
 from securebank.cli.errors import UserError
-from securebank.settings import Settings
-
-
-def replay_record(config: Settings, version: int) -> Path:
-    """Where the last replay of a model version is recorded (read by `model deploy --canary`)."""
-    return config.home / "replays" / f"model-{version}.json"
 
 
 def replay_command(
@@ -36,7 +28,7 @@ def replay_command(
 ) -> None:
     """Replay a past period through the online path (state from the history before it) and
     compare the challenger with the champion; writes an HTML report and records the replay."""
-    from securebank.challenger import compare, write_html
+    from securebank.challenger import compare, write_html, write_record
     from securebank.data.dataset import DatasetError, read_labels, read_transactions
     from securebank.features.definitions import FEATURE_SET_VERSION
     from securebank.model_artifact import IncompatibleModel
@@ -95,10 +87,7 @@ def replay_command(
     path = write_html(
         result, out or config.home / "reports" / f"replay-{model}-vs-{champion}-{day}.html"
     )
-    record = replay_record(config, model)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    document = {**asdict(result), "replay_tps": result.replay_tps, "report": str(path)}
-    record.write_text(json.dumps(document, indent=2))
+    write_record(config.home, model, result, path)
     c, k = result.champion, result.challenger
     console.print(
         f"{result.transactions:,} transactions ({result.replayed:,} replayed, "

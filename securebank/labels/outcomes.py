@@ -3,7 +3,8 @@
 `parse_outcome_rows` validates rows from a file or an HTTP body (one clear reason per refused
 row, nothing else refused); `record_outcomes` writes the accepted events to the labels table (the
 merchant and time of each transaction from its decision) and to the lake's label log;
-`resolve_case` closes a case and records the analyst's outcome as a label.
+`resolve_case` closes a case and records the analyst's outcome as a label. `write_chargeback_file`
+writes a dataset's fraud labels as a bank's chargeback file (the demo's).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from securebank.cases.model import Case, CaseError, CaseStatus, Outcome, check_case_id, resolve
 from securebank.cases.store import CaseStore
@@ -28,6 +29,9 @@ from securebank.labels.store import (
     parse_time_ms,
 )
 from securebank.pan import contains_pan
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAX_ROWS = 100_000
 _TRUE = {"true", "1", "yes", "fraud", "y", "t"}
@@ -137,6 +141,22 @@ def read_outcome_file(path: Path) -> list[Any]:
     if len(rows) > MAX_ROWS:
         raise OutcomeFileError(f"{path}: at most {MAX_ROWS:,} rows per file")
     return rows
+
+
+def write_chargeback_file(
+    labels: pa.Table, transaction_ids: pa.Array | pa.ChunkedArray, out: Path
+) -> set[str]:
+    """The fraud labels of `transaction_ids` as a chargeback CSV (`transaction_id, reported_at,
+    is_fraud`), what `outcomes import` reads; returns the transaction ids written."""
+    import pyarrow.compute as pc  # here: the Lambda handlers importing this module need no Arrow
+
+    mask = pc.and_(pc.is_in(labels["transaction_id"], transaction_ids), labels["is_fraud"])
+    rows = labels.filter(mask).to_pylist()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["transaction_id,reported_at,is_fraud"]
+    lines += [f"{r['transaction_id']},{r['reported_at'].isoformat()},true" for r in rows]
+    out.write_text("\n".join(lines) + "\n")
+    return {r["transaction_id"] for r in rows}
 
 
 def record_outcomes(
