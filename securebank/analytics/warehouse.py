@@ -141,6 +141,11 @@ class View:
     def qualified(self) -> str:
         return f"{SCHEMA}.{self.name}"
 
+    @property
+    def select_all(self) -> str:
+        """The view's rows in its order."""
+        return f"SELECT * FROM {self.qualified} ORDER BY {self.order_by}"
+
 
 _LATEST_LABEL = f"""latest_label AS (
   SELECT transaction_id, is_fraud FROM (

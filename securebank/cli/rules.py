@@ -13,7 +13,7 @@ from securebank.aws import AwsClients
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
-from securebank.rules.ruleset import RuleSetError, parse_rules
+from securebank.rules.ruleset import RuleSetError, parse_lists, parse_rules
 from securebank.rules.store import (
     RuleListStore,
     RuleSetStore,
@@ -212,15 +212,11 @@ def backtest_command(
     lists: dict[str, frozenset] = {}
     if lists_file is not None:
         try:
-            document = yaml.safe_load(lists_file.read_text(encoding="utf-8")) or {}
+            lists = parse_lists(lists_file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise UserError(f"cannot read {lists_file}: {str(error).splitlines()[0]}") from error
-        if not isinstance(document, dict) or not all(
-            isinstance(v, list) and all(isinstance(i, str | int) for i in v)
-            for v in document.values()
-        ):
-            raise UserError(f"{lists_file}: expected a mapping of list name -> list of ids")
-        lists = {str(k): frozenset(map(str, v)) for k, v in document.items()}
+        except RuleSetError as error:
+            raise UserError(f"{lists_file}: {error}") from error
     elif rules.lists:
         _, store = _stores()
         lists = {name: store.members(name) for name in rules.lists}

@@ -63,7 +63,7 @@ def query_command(
         found = next((v for v in VIEWS if v.name == view), None)
         if found is None:
             raise UserError(f"no view {view!r}; views: " + ", ".join(v.name for v in VIEWS))
-        sql = f"SELECT * FROM {found.qualified} ORDER BY {found.order_by}"
+        sql = found.select_all
     try:
         con = connect(_path(path))
     except FileNotFoundError as error:

@@ -98,6 +98,17 @@ class CompiledRuleSet:
 EMPTY = CompiledRuleSet(version="", rules=(), conditions=())
 
 
+def parse_lists(text: str) -> dict[str, frozenset[str]]:
+    """Named lists from a YAML mapping of list name -> ids (what a backtest may use instead of
+    the stored lists). Raises yaml.YAMLError, or RuleSetError for another shape."""
+    document = yaml.safe_load(text) or {}
+    if not isinstance(document, dict) or not all(
+        isinstance(v, list) and all(isinstance(i, str | int) for i in v) for v in document.values()
+    ):
+        raise RuleSetError("expected a mapping of list name -> list of ids")
+    return {str(k): frozenset(map(str, v)) for k, v in document.items()}
+
+
 def parse_rules(text: str) -> tuple[Rule, ...]:
     """The rules of a YAML document, checked: raise `RuleSetError` naming what is wrong."""
     if len(text.encode()) > MAX_DOCUMENT_BYTES:
