@@ -88,7 +88,7 @@ def serve_command(
     """Serve POST /transactions on 127.0.0.1 in the foreground; SIGTERM drains and stops."""
     from securebank.cases.service import Operations
     from securebank.graceful import serve_until_terminated
-    from securebank.ingest.idempotency import DynamoIdempotency
+    from securebank.ingest.idempotency import DynamoIdempotency, table_exists
     from securebank.ingest.server import IngestServer
 
     if idempotency not in ("dynamodb", "memory"):
@@ -103,10 +103,8 @@ def serve_command(
     else:
         dynamodb = aws.client("dynamodb")
         table = config.names.idempotency_table
-        try:
-            dynamodb.describe_table(TableName=table)
-        except dynamodb.exceptions.ResourceNotFoundException as error:
-            raise UserError(f"no idempotency table {table}: run `securebank stack up`") from error
+        if not table_exists(dynamodb, table):
+            raise UserError(f"no idempotency table {table}: run `securebank stack up`")
         claims = DynamoIdempotency(dynamodb, table)
     try:
         server = IngestServer(

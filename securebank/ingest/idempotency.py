@@ -57,6 +57,15 @@ def body_hash(canonical_json: str) -> str:
     return hashlib.sha256(canonical_json.encode()).hexdigest()[:32]
 
 
+def table_exists(dynamodb: Any, table: str) -> bool:
+    """Whether the claims table exists (the server refuses to start without it)."""
+    try:
+        dynamodb.describe_table(TableName=table)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
 class DynamoIdempotency:
     """Claims as conditional writes in a DynamoDB table keyed by `transaction_id`."""
 
