@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,24 @@ _TELEMETRY_OPT_OUT = (
 )
 
 
-def prepare_sdk(region: str, config_dir: Path, validate_role: bool) -> None:
+def prepare_sdk(
+    region: str,
+    config_dir: Path,
+    validate_role: bool,
+    local_endpoints: tuple[str | None, Mapping[str, str]] | None = None,
+) -> None:
     """Set what the SDK reads from the environment at import time, before importing it.
 
     SDK 3.27 builds a boto3 client while its modules import (it needs a region then), phones home
     unless a config file opts out, and checks the role with IAM unless told not to (the local AWS
-    has no iam:SimulatePrincipalPolicy). Called only by entry points.
+    has no iam:SimulatePrincipalPolicy). With `local_endpoints` (default, per service) the SDK's
+    own clients go to the local AWS. Called only by entry points.
     """
+    if local_endpoints is not None:
+        endpoint_url, service_endpoints = local_endpoints
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url or ""
+        for service, url in service_endpoints.items():  # the local stack's per-service mix
+            os.environ[f"AWS_ENDPOINT_URL_{service.upper()}"] = url
     os.environ.setdefault("AWS_DEFAULT_REGION", region)
     config_dir.mkdir(parents=True, exist_ok=True)
     config = config_dir / "sagemaker-config.yaml"

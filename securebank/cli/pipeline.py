@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,10 +50,6 @@ def _sdk_pipeline(
     from securebank.pipelines.sagemaker_definition import build_pipeline, prepare_sdk
 
     aws = context.clients(config)
-    if config.target == "local":
-        os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url or ""
-        for service, url in aws.service_endpoints.items():  # the local stack's per-service mix
-            os.environ[f"AWS_ENDPOINT_URL_{service.upper()}"] = url
     role = (
         role_arn
         or config.pipeline_role_arn
@@ -62,7 +57,13 @@ def _sdk_pipeline(
     )
     if role is None:
         raise UserError("--role-arn is required (or set SECUREBANK_PIPELINE_ROLE_ARN)")
-    prepare_sdk(config.region, config.home / "sagemaker", validate_role=config.target == "aws")
+    local = config.target == "local"
+    prepare_sdk(
+        config.region,
+        config.home / "sagemaker",
+        validate_role=not local,
+        local_endpoints=(aws.endpoint_url, aws.service_endpoints) if local else None,
+    )
     return build_pipeline(
         config.names,
         config.image_uri,
