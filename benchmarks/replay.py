@@ -1,7 +1,7 @@
 """Challenger replay throughput: a simulated history through the online path, two models, rules.
 
 Generates `--transactions` simulated transactions, replays them all through the online feature
-path (`securebank.challenger.compare`), and compares two models on the last `--period-days`,
+path (`securebank.rules.challenger.compare`), and compares two models on the last `--period-days`,
 with the 50-rule set of benchmarks/rules.py when `--rules` is given (default). Replay throughput
 is the history replayed per second (features, both models' scoring, rules on the period).
 Goal (issue #15): >= 20,000 transactions/s on 2 cores.
@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _measure import emit
 from rules import rule_set_text
 
-from securebank.challenger import compare
 from securebank.data.simulator.generate import SimulationConfig, simulate
 from securebank.features.definitions import FEATURE_NAMES, FEATURE_SET_VERSION
 from securebank.model_artifact import FraudModel, load_model
+from securebank.rules.challenger import compare
 from securebank.rules.ruleset import compile_rule_set
 
 

@@ -1,5 +1,5 @@
 # The scorer keeps a registry of every shard that held merchant partials (one item of the
-# feature table, securebank/stream_shards.py) so that resharding loses no merchant state. It
+# feature table, lambda/scorer/shards.py) so that resharding loses no merchant state. It
 # may update that one item and nothing else with UpdateItem.
 data "aws_iam_policy_document" "scorer_shard_registry" {
   statement {

@@ -16,9 +16,9 @@ from securebank.scorer.decision_store import DecisionStore
 from securebank.scorer.fanout import AlertPublisher, DeadLetterQueue, LakeWriter
 from securebank.scorer.processor import ScorerParts
 from securebank.scorer.scoring import CircuitBreaker, EndpointScorer, FallbackScorer
+from securebank.scorer.shards import merchant_slots
 from securebank.scorer.state_store import FeatureStateStore
 from securebank.settings import Settings, get_settings
-from securebank.stream_shards import merchant_slots
 
 
 class NoFallbackModel(RuntimeError):
@@ -76,7 +76,7 @@ def build_parts(
         RuleListStore(dynamodb, names.rule_lists_table),
         refresh_seconds=settings.rules_refresh_seconds,
     )
-    # Every shard that ever held merchant partials, closed ones too (securebank/stream_shards.py).
+    # Every shard that ever held merchant partials, closed ones too (lambda/scorer/shards.py).
     slots = merchant_slots(aws.client("kinesis"), dynamodb, names.stream, names.feature_table)
     pool = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="scorer-write")
     return ScorerParts(

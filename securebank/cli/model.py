@@ -138,7 +138,7 @@ def deploy_command(
             raise UserError(f"model version {version}: {error}") from error
     mode = "canary" if canary is not None else "shadow" if shadow else "replace"
     if mode == "canary":
-        from securebank.challenger import record_path
+        from securebank.rules.challenger import record_path
 
         if not record_path(config.home, version).is_file():
             errors.print(

@@ -28,11 +28,11 @@ def replay_command(
 ) -> None:
     """Replay a past period through the online path (state from the history before it) and
     compare the challenger with the champion; writes an HTML report and records the replay."""
-    from securebank.challenger import compare, write_html, write_record
     from securebank.data.dataset import DatasetError, read_labels, read_transactions
     from securebank.features.definitions import FEATURE_SET_VERSION
     from securebank.model_artifact import IncompatibleModel
     from securebank.registry import RegistryError, load_version_model
+    from securebank.rules.challenger import compare, write_html, write_record
     from securebank.rules.ruleset import RuleSetError, compile_rule_set
     from securebank.rules.store import RuleListStore, RuleSetStore, create_tables
 

@@ -19,7 +19,7 @@ def reshard_command(
     ] = True,
 ) -> None:
     """Reshard a provisioned stream; merchant partials of closed shards stay readable."""
-    from securebank.stream_shards import ReshardError, recycle_scorer, reshard
+    from securebank.scorer.shards import ReshardError, recycle_scorer, reshard
 
     config = context.settings()
     aws = context.clients(config)
@@ -43,7 +43,7 @@ def reshard_command(
 
 def shards_command() -> None:
     """Shards of the stream (open, closed) and those whose merchant partials are read."""
-    from securebank.stream_shards import merchant_slots
+    from securebank.scorer.shards import merchant_slots
 
     config = context.settings()
     aws = context.clients(config)

@@ -9,14 +9,14 @@ import pytest
 
 from securebank.features.online import MerchantState
 from securebank.features.state_item import encode_merchant
-from securebank.scorer.state_store import FeatureStateStore, _to_item, partial_key
-from securebank.stream_shards import (
+from securebank.scorer.shards import (
     REGISTRY_KEY,
     ReshardError,
     list_shard_ids,
     merchant_slots,
     reshard,
 )
+from securebank.scorer.state_store import FeatureStateStore, _to_item, partial_key
 
 HOUR = 490_000  # an hour bucket index (hours since the epoch)
 

@@ -9,8 +9,8 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from securebank.challenger import compare, write_html
 from securebank.features.offline import build_features
+from securebank.rules.challenger import compare, write_html
 from securebank.rules.ruleset import compile_rule_set
 from tests.training.test_cost_thresholds import _split
 
