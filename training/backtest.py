@@ -163,6 +163,16 @@ class BacktestResult:
         values["top_feature_gain_share"] = [f.top_feature_gain_share for f in self.folds]
         return {k: float(np.mean(values[k])) for k in keys}
 
+    def scenario_recall(self, scenario: str) -> float | None:
+        """Recall at the 1 %-FPR threshold for one fraud scenario, averaged over the folds that
+        saw it (None: none did)."""
+        values = [
+            f.by_scenario[scenario]["recall_at_1pct_fpr"]
+            for f in self.folds
+            if scenario in f.by_scenario
+        ]
+        return sum(values) / len(values) if values else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "config": self.config.describe(),

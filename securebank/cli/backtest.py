@@ -89,15 +89,8 @@ def scenario_table(results: list[Any]) -> Table | None:
     for result in results:
         table.add_column(result.config.name, justify="right")
     for name in names:
-        cells = []
-        for result in results:
-            values = [
-                f.by_scenario[name]["recall_at_1pct_fpr"]
-                for f in result.folds
-                if name in f.by_scenario
-            ]
-            cells.append(f"{sum(values) / len(values):.3f}" if values else "-")
-        table.add_row(name, *cells)
+        recalls = [result.scenario_recall(name) for result in results]
+        table.add_row(name, *("-" if r is None else f"{r:.3f}" for r in recalls))
     return table
 
 
