@@ -141,3 +141,18 @@ def test_combine_decline_beats_review_beats_approve_and_allow_overrides_review_o
 ):
     hits = [RuleHit(f"r{i}", a, "x") for i, a in enumerate(rules)]
     assert combine(model, hits) == final
+
+
+def test_list_files_parse_to_frozensets_and_other_shapes_are_refused():
+    import pytest
+
+    from securebank.rules.ruleset import RuleSetError, parse_lists
+
+    assert parse_lists("blocked_cards: [c1, 42]\nempty: []\n") == {
+        "blocked_cards": frozenset({"c1", "42"}),
+        "empty": frozenset(),
+    }
+    assert parse_lists("") == {}
+    for text in ("- a\n- b\n", "cards: c1\n", "cards: [{a: 1}]\n"):
+        with pytest.raises(RuleSetError, match="mapping of list name"):
+            parse_lists(text)

@@ -141,3 +141,18 @@ def test_a_restarted_scorer_loses_no_record_and_decides_none_twice(stream_env, t
     second.close()
     made = [d["transaction_id"] for d in decisions(aws)]
     assert sorted(made) == sorted(r["transaction_id"] for r in rows)
+
+
+def test_poll_until_idle_stops_after_the_first_empty_poll_past_the_idle_time():
+    from securebank.local.event_source import poll_until_idle
+
+    answers = iter([3, 1, 0, 5])
+    calls = []
+
+    def poll():
+        calls.append(1)
+        return next(answers)
+
+    busy = poll_until_idle(poll, idle_exit_s=0, interval_s=0)
+    assert len(calls) == 3  # two polls found work, the third found none: stop
+    assert busy >= 0
