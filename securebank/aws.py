@@ -91,9 +91,10 @@ def local_endpoints(config: Settings) -> tuple[str, dict[str, str]]:
     return stack.url, stack.service_endpoints | config.service_endpoints
 
 
-def connect(config: Settings) -> AwsClients:
-    """Clients for the configured target: AWS, or the local AWS with the platform's resources
-    (started and created when missing)."""
+def connect(config: Settings, provision: bool = True) -> AwsClients:
+    """Clients for the configured target: AWS, or the local AWS (started when needed) with the
+    platform's resources created when missing (`provision=False`: the caller creates what it
+    needs)."""
     from securebank.local import stack as local_stack
 
     if config.target == "aws":
@@ -111,5 +112,6 @@ def connect(config: Settings) -> AwsClients:
         local=True,
         service_endpoints=service_endpoints,
     )
-    local_stack.provision(aws, config.names)
+    if provision:
+        local_stack.provision(aws, config.names)
     return aws

@@ -20,18 +20,9 @@ def settings() -> Settings:
         raise UserError(f"invalid setting: {error}".splitlines()[0]) from error
 
 
-def local_endpoints(config: Settings) -> tuple[str, dict[str, str]]:
-    """The local AWS endpoints (default, per service): the configured ones, or the local stack's,
-    started if needed."""
+def clients(config: Settings | None = None, provision: bool = True) -> AwsClients:
     try:
-        return aws_clients.local_endpoints(config)
-    except local_stack.StackError as error:
-        raise UserError(str(error)) from error
-
-
-def clients(config: Settings | None = None) -> AwsClients:
-    try:
-        return aws_clients.connect(config or settings())
+        return aws_clients.connect(config or settings(), provision)
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
 

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from securebank.aws import AwsClients
 from securebank.cli import context
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
@@ -33,18 +32,9 @@ Reason = Annotated[str, typer.Option("--reason", help="Why, recorded with the ch
 def _stores() -> tuple[RuleSetStore, RuleListStore]:
     config = context.settings()
     names = config.names
-    if config.target == "aws":
-        dynamodb = context.clients(config).client("dynamodb")
-    else:
-        # Only the two rule tables are needed: no full local provisioning on every command.
-        endpoint, service_endpoints = context.local_endpoints(config)
-        local = AwsClients(
-            region=config.region,
-            endpoint_url=endpoint,
-            local=True,
-            service_endpoints=service_endpoints,
-        )
-        dynamodb = local.client("dynamodb")
+    # Only the two rule tables are needed: no full local provisioning on every command.
+    dynamodb = context.clients(config, provision=False).client("dynamodb")
+    if config.target == "local":
         create_tables(dynamodb, names.rules_table, names.rule_lists_table)
     return RuleSetStore(dynamodb, names.rules_table), RuleListStore(
         dynamodb, names.rule_lists_table
