@@ -33,8 +33,8 @@ def replay_command(
     from securebank.model_artifact import IncompatibleModel
     from securebank.registry import RegistryError, load_version_model
     from securebank.rules.challenger import compare, write_html, write_record
-    from securebank.rules.ruleset import RuleSetError, compile_rule_set
-    from securebank.rules.store import RuleListStore, RuleSetStore, create_tables
+    from securebank.rules.ruleset import RuleSetError
+    from securebank.rules.store import RuleListStore, RuleSetStore, create_tables, load_rule_set
 
     since, until = parse_instant(start), parse_instant(end)
     if since >= until:
@@ -64,15 +64,14 @@ def replay_command(
         names = config.names
         if config.target == "local":
             create_tables(dynamodb, names.rules_table, names.rule_lists_table)
-        stored = RuleSetStore(dynamodb, names.rules_table).get(rules)
-        if stored is None:
-            raise UserError(f"no rule-set version {rules}")
         try:
-            compiled = compile_rule_set(stored.text, str(rules))
+            compiled, lists = load_rule_set(
+                RuleSetStore(dynamodb, names.rules_table),
+                RuleListStore(dynamodb, names.rule_lists_table),
+                rules,
+            )
         except RuleSetError as error:
             raise UserError(str(error)) from error
-        store = RuleListStore(dynamodb, names.rule_lists_table)
-        lists = {name: store.members(name) for name in compiled.lists}
     result = compare(
         transactions,
         labels,

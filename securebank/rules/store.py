@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from securebank.pan import contains_pan
-from securebank.rules.ruleset import compile_rule_set
+from securebank.rules.ruleset import CompiledRuleSet, RuleSetError, compile_rule_set
 
 
 class RulesRefused(ValueError):
@@ -311,3 +311,17 @@ class RuleListStore:
             if "LastEvaluatedKey" not in page:
                 return frozenset(found)
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def load_rule_set(
+    versions: RuleSetStore, lists: RuleListStore, version: int
+) -> tuple[CompiledRuleSet, dict[str, frozenset[str]]]:
+    """A stored version compiled, with the members of every list it names (for replays).
+
+    Raises RuleSetError when there is no such version or it does not compile.
+    """
+    stored = versions.get(version)
+    if stored is None:
+        raise RuleSetError(f"no rule-set version {version}")
+    compiled = compile_rule_set(stored.text, str(version))
+    return compiled, {name: lists.members(name) for name in compiled.lists}
