@@ -311,7 +311,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     config = get_settings()
     aws = context.clients(config)
     names = config.names
-    manifest = load_model(home / "endpoint" / "models" / "v1" / "model.tar.gz").manifest
+    manifest = load_model(next((home / "endpoint" / "models" / "v1").glob("*.tar.gz"))).manifest
     stream_from = manifest.training_range["test_start"]
     _cli(env, "stream", "bootstrap", "--data", data, "--until", stream_from)
     since = select(read_transactions(Path(data)), None, None).to_pylist()
