@@ -312,7 +312,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     aws = connect(config)
     names = config.names
     manifest = load_model(
-        home / "endpoint" / "models" / "v1" / "model.tar.gz", feature_set=None
+        next((home / "endpoint" / "models" / "v1").glob("*.tar.gz")), feature_set=None
     ).manifest
     stream_from = manifest.training_range["test_start"]
     _cli(env, "stream", "bootstrap", "--data", data, "--until", stream_from)

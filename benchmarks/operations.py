@@ -21,7 +21,7 @@ from benchmarks._measure import emit
 from securebank.aws import AwsClients
 from securebank.cases.alerts import AlertQueueConsumer, AlertReport, create_cases
 from securebank.cases.store import CaseStore
-from securebank.labels.follow import LabelStreamFollower
+from securebank.labels.follow import follower_for
 from securebank.labels.model import LabelEvent, LabelSource
 from securebank.labels.store import LabelStore, TransactionFacts
 from securebank.labels.stream import MerchantLabelState
@@ -70,8 +70,8 @@ def label_lag(
     store = LabelStore(db, names.labels_table)
     target = MerchantLabelState(db, names.feature_table)
     with tempfile.TemporaryDirectory() as folder:
-        follower = LabelStreamFollower(
-            db, aws.client("dynamodbstreams"), names.labels_table, target, Path(folder) / "ck.json"
+        follower = follower_for(
+            db, aws.client("dynamodbstreams"), names.labels_table, target, Path(folder)
         )
         stop = threading.Event()
 

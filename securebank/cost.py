@@ -96,18 +96,19 @@ class Usage:
 #: DynamoDB, S3, SNS and SQS counts per transaction do not depend on the machine; Lambda's batch
 #: size and duration do (a slow machine makes fewer, longer batches), see `monthly_cost`.
 MEASURED = Usage(
-    dynamodb_read_units=4.762,
-    dynamodb_write_units=6.704,
-    dynamodb_calls=0.212,
-    record_bytes=334.7,
-    lambda_invocations=0.02206,
-    lambda_ms_per_invocation=519.2,
-    s3_puts=0.02206,
-    lake_bytes=976.7,
-    sns_requests=0.00818,
+    dynamodb_read_units=1.596,
+    dynamodb_write_units=7.185,
+    dynamodb_calls=3.164,
+    record_bytes=334.8,
+    lambda_invocations=0.18663,
+    lambda_ms_per_invocation=56.1,
+    s3_puts=0.18663,
+    lake_bytes=1177.3,
+    sns_requests=0.00719,
     sqs_requests=0.0,
-    log_bytes=12.8,
-    measured="benchmarks/stream.py, 60 s at 167 tx/s, 2 shards, local stack, 2026-11-26",
+    log_bytes=121.1,
+    measured="benchmarks/stream.py, 60 s at 167 tx/s, 2 shards, local stack (DynamoDB on "
+    "dynalite), 2026-11-26",
 )
 
 

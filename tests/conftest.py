@@ -53,6 +53,7 @@ def local_aws(tmp_path_factory):
 @pytest.fixture
 def aws(local_aws, request):
     """Clients on the local AWS, with the platform's resources under a name unique to the test."""
+    import hashlib
     import re
 
     from securebank.aws import AwsClients
@@ -65,7 +66,9 @@ def aws(local_aws, request):
         local=True,
         service_endpoints=local_aws.service_endpoints,
     )
-    env = re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:12] or "t"
+    # 8 characters of the test's name and 4 of its hash: parametrized cases get their own.
+    digest = hashlib.sha1(request.node.name.encode()).hexdigest()[:4]
+    env = (re.sub(r"[^a-z0-9]", "", request.node.name.lower())[:8] or "t") + digest
     names = ResourceNames(prefix="sbtest", environment=env)
     local_stack.provision(clients, names)
     clients.names = names  # type: ignore[attr-defined]

@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -63,7 +63,9 @@ class Decision:
     model_action: str = ""
 
     def as_record(self) -> dict[str, Any]:
-        return asdict(self)
+        # What dataclasses.asdict returns for these flat fields, without its deep copy (which
+        # recursed into every feature value: 0.4 ms a decision, profiled while draining).
+        return {name: getattr(self, name) for name in _FIELDS}
 
     def reasons(self) -> list[dict[str, Any]]:
         return json.loads(self.reason_codes) if self.reason_codes else []
@@ -71,7 +73,8 @@ class Decision:
 
 _FLOATS = ("score", "review_threshold", "decline_threshold")
 _INTS = ("arrived_at_ms", "decided_at_ms")
-_STORED = [f.name for f in fields(Decision) if f.name != "features"]
+_FIELDS = tuple(f.name for f in fields(Decision))
+_STORED = [name for name in _FIELDS if name != "features"]
 
 
 def decision_item(decision: Decision) -> dict[str, Any]:

@@ -262,19 +262,19 @@ def follow_command(
     ] = 0.25,
 ) -> None:
     """Apply label changes to the online merchant state (the local labels stream consumer)."""
-    from securebank.labels.follow import LabelStreamFollower
+    from securebank.labels.follow import follower_for
     from securebank.labels.stream import MerchantLabelState
     from securebank.local.event_source import poll_until_idle
 
     config = context.settings()
     aws = context.clients(config)
     db = aws.client("dynamodb")
-    follower = LabelStreamFollower(
+    follower = follower_for(
         db,
         aws.client("dynamodbstreams"),
         config.names.labels_table,
         MerchantLabelState(db, config.names.feature_table),
-        config.home / "labels" / "checkpoints.json",
+        config.home / "labels",
     )
     poll_until_idle(follower.poll_once, idle_exit, duration, interval)
     stats = follower.stats

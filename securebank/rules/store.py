@@ -248,11 +248,37 @@ class RuleSetStore:
         try:
             self._db.transact_write_items(TransactItems=[{"Put": pointer}, extra])
         except ClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
+            code = error.response["Error"]["Code"]
+            if code == "TransactionCanceledException":
+                raise RulesRefused(
+                    "the active version or this version changed meanwhile; run it again"
+                ) from error
+            if code != "UnknownOperationException":
+                raise
+            self._move_pointer_without_transactions(pointer, extra)
+
+    def _move_pointer_without_transactions(
+        self, pointer: dict[str, Any], extra: dict[str, Any]
+    ) -> None:
+        """For a DynamoDB without TransactWriteItems (dynalite, the local default): the
+        conditional pointer put decides (the same race is refused), then the version's record.
+        A crash between the two leaves the version active without its approval or rollback
+        fields; the pointer, which the scorer reads, is never half written."""
+        try:
+            self._db.put_item(**pointer)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise RulesRefused(
                     "the active version or this version changed meanwhile; run it again"
                 ) from error
             raise
+        ((kind, request),) = extra.items()
+        if kind == "Update":
+            self._db.update_item(**request)
+        elif kind == "Put":
+            self._db.put_item(**request)
+        else:
+            raise ValueError(f"unexpected write {kind}")
 
 
 class RuleListStore:

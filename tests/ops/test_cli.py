@@ -7,6 +7,7 @@ import json
 import pytest
 
 from securebank.cli.app import main
+from securebank.local import stack as local_stack
 from securebank.settings import get_settings
 from tests.ops.helpers import alert_json, put_decision
 
@@ -70,7 +71,8 @@ def test_alerts_to_cases_to_labels_to_merchant_state_to_performance(aws, cli, tm
     code, out, _ = cli("cases", "ingest", "--idle-exit", "0.5")
     assert code == 0 and "3 alerts → 3 cases created" in out
     code, out, _ = cli("cases", "list", "--json")
-    assert [c["case_id"] for c in json.loads(out)] == ["t-0", "t-1", "t-2"]
+    # Same creation time: DynamoDB leaves the order of equal index keys open.
+    assert sorted(c["case_id"] for c in json.loads(out)) == ["t-0", "t-1", "t-2"]
     assert cli("cases", "assign", "t-0", "--to", "bob", "--as", "lead")[0] == 0
     code, out, _ = cli("cases", "resolve", "t-0", "--outcome", "legit", "--as", "bob")
     assert code == 0 and "resolved: legit (label recorded)" in out
@@ -88,7 +90,10 @@ def test_alerts_to_cases_to_labels_to_merchant_state_to_performance(aws, cli, tm
     assert "fraud since 2026-09-20" in out and "analyst" in out and "chargeback" in out
 
     code, out, _ = cli("labels", "follow", "--idle-exit", "0.5")
-    assert code == 0 and "3 label changes read" in out  # analyst legit, two chargebacks
+    # The stream (moto) reads every change: the analyst's legit and two chargebacks; the table
+    # scan (dynalite, the default) reads the newest of each label: t-0's chargeback and t-1's.
+    changes = 3 if local_stack.dynamodb_server() == "moto" else 2
+    assert code == 0 and f"{changes} label changes read" in out
     code, out, _ = cli("labels", "merchant", "m-9")
     assert "2 fraud labels" in out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import boto3
 import pytest
 
 from securebank.cases import handler as cases_handler
@@ -51,15 +52,28 @@ def test_sqs_alerts_become_cases_and_a_bad_one_is_not_retried(lambda_env):
     assert cases_handler.store().get("t-1").status.value == "open"
 
 
-def test_dynamodb_stream_event_updates_the_merchant_labels_partial(lambda_env):
+def test_dynamodb_stream_event_updates_the_merchant_labels_partial(lambda_env, moto_endpoint):
     aws = lambda_env
     db = aws.client("dynamodb")
     names = aws.names
-    LabelStore(db, names.labels_table).record(
+    # The event as Lambda delivers it: real DynamoDB Streams records of a labels table. The
+    # local stack's DynamoDB (dynalite) has no Streams, so the records come from moto's.
+    source = boto3.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+    )
+    moto_db = source.client("dynamodb", endpoint_url=moto_endpoint)
+    moto_db.create_table(
+        TableName=names.labels_table,
+        KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    LabelStore(moto_db, names.labels_table).record(
         LabelEvent("t-1", True, 2_000, LabelSource.CHARGEBACK, "f"), TransactionFacts("m-1", 1_000)
     )
-    streams = aws.client("dynamodbstreams")
-    arn = db.describe_table(TableName=names.labels_table)["Table"]["LatestStreamArn"]
+    streams = source.client("dynamodbstreams", endpoint_url=moto_endpoint)
+    arn = moto_db.describe_table(TableName=names.labels_table)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(
         StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"

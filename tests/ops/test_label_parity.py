@@ -26,7 +26,7 @@ from securebank.features.online import (
     MerchantState,
     compute_features,
 )
-from securebank.labels.follow import LabelStreamFollower
+from securebank.labels.follow import follower_for
 from securebank.labels.model import LabelEvent, LabelSource
 from securebank.labels.outcomes import OutcomeReport, record_outcomes
 from securebank.labels.store import LabelStore, TransactionFacts
@@ -71,12 +71,12 @@ def _online(aws, tmp_path, transactions, events, facts, with_labels=True) -> np.
     db = aws.client("dynamodb")
     names = aws.names
     store = LabelStore(db, names.labels_table)
-    follower = LabelStreamFollower(
+    follower = follower_for(  # the stream where the server has one, else the table scan
         db,
         aws.client("dynamodbstreams"),
         names.labels_table,
         MerchantLabelState(db, names.feature_table),
-        tmp_path / "checkpoints.json",
+        tmp_path / "labels",
     )
     # No read cache: every load after a label must see the labels partial as written.
     reader = FeatureStateStore(

@@ -8,7 +8,7 @@ import pytest
 
 from securebank.cases.model import case_from_alert
 from securebank.cases.store import CaseStore
-from securebank.labels.follow import LabelStreamFollower
+from securebank.labels.follow import LabelStreamFollower, LabelTableFollower
 from securebank.labels.model import LabelEvent, LabelSource, apply_event
 from securebank.labels.outcomes import (
     OutcomeReport,
@@ -108,7 +108,32 @@ def _stores(aws):
     )
 
 
-def test_labels_reach_the_merchant_state_through_the_stream_exactly_once(aws, tmp_path):
+def _follower(kind: str, aws, target, checkpoint):
+    """Either local consumer: the table's stream (moto, AWS), or the scan by version (dynalite)."""
+    names = aws.names
+    if kind == "stream":
+        streams = aws.client("dynamodbstreams")  # on moto: the stack's dynalite has no Streams
+        return LabelStreamFollower(
+            aws.client("dynamodb"), streams, names.labels_table, target, checkpoint
+        )
+    return LabelTableFollower(aws.client("dynamodb"), names.labels_table, target, checkpoint)
+
+
+@pytest.fixture
+def moto_aws(aws, moto_endpoint):
+    """The same resources on moto's server, whose DynamoDB keeps Streams."""
+    from securebank.aws import AwsClients
+    from securebank.local import stack as local_stack
+
+    clients = AwsClients(region="us-east-1", endpoint_url=moto_endpoint, local=True)
+    local_stack.provision(clients, aws.names)
+    clients.names = aws.names  # type: ignore[attr-defined]
+    return clients
+
+
+@pytest.mark.parametrize("kind", ["stream", "table"])
+def test_labels_reach_the_merchant_state_through_the_stream_exactly_once(kind, request, tmp_path):
+    aws = request.getfixturevalue("moto_aws" if kind == "stream" else "aws")
     db, labels, lookup, log, target = _stores(aws)
     names = aws.names
     put_decision(db, names.decisions_table, "t-1", "m-1", "2026-09-01T10:00:00+00:00")
@@ -127,9 +152,7 @@ def test_labels_reach_the_merchant_state_through_the_stream_exactly_once(aws, tm
     again = record_outcomes(events, labels, lookup, log, OutcomeReport())
     assert (again.recorded, again.unchanged) == (0, 3)
 
-    follower = LabelStreamFollower(
-        db, aws.client("dynamodbstreams"), names.labels_table, target, tmp_path / "ck.json"
-    )
+    follower = _follower(kind, aws, target, tmp_path / "ck.json")
     assert follower.poll_once() == 3
     state = target.state("m-1")
     t1 = parse_time_ms("2026-09-01T10:00:00Z")
@@ -145,9 +168,7 @@ def test_labels_reach_the_merchant_state_through_the_stream_exactly_once(aws, tm
     # A crash before the checkpoint: a new follower from the old checkpoint file re-reads the
     # same records, and applying them again changes nothing.
     (tmp_path / "ck.json").write_text("{}")
-    replayed = LabelStreamFollower(
-        db, aws.client("dynamodbstreams"), names.labels_table, target, tmp_path / "ck.json"
-    )
+    replayed = _follower(kind, aws, target, tmp_path / "ck.json")
     assert replayed.poll_once() == 3
     assert replayed.stats.applied == 0 and replayed.stats.unchanged == 2
     assert target.state("m-1").frauds == state.frauds
