@@ -11,8 +11,9 @@ one above. From the bottom:
    botocore appear only in `BOTO_ADAPTERS`, all of this layer.
 3. services: the use cases built from the layers below: training, the pipeline runners, the
    model server, the stream scorer, analytics, cases, labels, monitoring, ingest, the console.
-4. entry points: the CLI (the composition root), the Lambda handlers, the container image's
-   command and the local SageMaker server process. Nothing imports them (but each other).
+4. entry points: the Lambda handlers, the container image's command and the local SageMaker
+   server process.
+5. cli: the `securebank` command, the composition root: the top, imported by nothing else.
 
 Besides, `inference` never imports `training` (the model server must not carry the trainer).
 
@@ -29,8 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-KERNEL, DOMAIN, ADAPTERS, SERVICES, ENTRY = range(5)
-LAYER_NAMES = ("kernel", "domain", "adapters", "services", "entry points")
+KERNEL, DOMAIN, ADAPTERS, SERVICES, ENTRY, CLI = range(6)
+LAYER_NAMES = ("kernel", "domain", "adapters", "services", "entry points", "cli")
 
 #: Module (or package: the entry covers everything under it) -> layer; the longest match wins.
 #: `securebank` itself covers only the (empty) root package.
@@ -100,8 +101,8 @@ LAYERS: dict[str, int] = {
     "securebank.console": SERVICES,
     "securebank.rules": SERVICES,
     "securebank.rules.challenger": SERVICES,
-    # entry points
-    "securebank.cli": ENTRY,
+    # entry points, and the CLI above them
+    "securebank.cli": CLI,
     "securebank.image": ENTRY,
     "securebank.local.sagemaker_server": ENTRY,
     "securebank.scorer.handler": ENTRY,
@@ -265,11 +266,13 @@ def test_the_checker_catches_each_kind_of_violation():
         "securebank.contract": "",
         "securebank.settings": "",
         "securebank.cli.app": "from securebank.features import fake\n",  # down: fine
+        "securebank.scorer.handler": "from securebank.cli import app\n",  # an entry point: up
         "securebank.training": "",
         "securebank.training.train": "",
     }
     found = violations(sources, packages=frozenset({"securebank.training"}))
-    assert len(found) == 4, found
+    assert len(found) == 5, found
+    assert any(v.startswith("securebank.scorer.handler:1 (entry points)") for v in found)
     assert any("securebank.features.fake:3" in v and "a layer above" in v for v in found)
     assert any("securebank.features.fake:4" in v and "boto3" in v for v in found)
     # inference (services) -> training (services) is within the layer: only the extra rule bites
@@ -288,6 +291,4 @@ def test_relative_imports_are_resolved():
     found = violations(
         {"securebank.contract": "from .cli import app\n", "securebank.cli": ""},
     )
-    assert found == [
-        "securebank.contract:1 (kernel) imports securebank.cli (entry points), a layer above"
-    ]
+    assert found == ["securebank.contract:1 (kernel) imports securebank.cli (cli), a layer above"]
