@@ -126,6 +126,7 @@ class Producer(threading.Thread):
         self.poison_at: set[tuple[str, str]] = set()
         self.sent = 0
         self.through_api = 0
+        self.api_ids: set[str] = set()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -161,6 +162,7 @@ class Producer(threading.Thread):
                 posted = [(i, item) for i, item in chunk if item[0] != "poison"]
                 retry_leftovers(self._post, posted, what="ingest API")
                 self.through_api += len(posted)
+                self.api_ids |= {json.loads(data)["transaction_id"] for _, (_, _, data) in posted}
                 chunk = [(i, item) for i, item in chunk if item[0] == "poison"]
             if chunk:
                 retry_leftovers(put, chunk, what="kinesis put_records")
@@ -238,6 +240,24 @@ def _lake(s3: Any, bucket: str) -> list[dict[str, Any]]:
             body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             rows += [json.loads(line) for line in body.splitlines()]
     return rows
+
+
+def _stream_ids(kinesis: Any, stream: str) -> set[str]:
+    """Every transaction id the stream holds, all shards from the trim horizon."""
+    ids: set[str] = set()
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            for record in page["Records"]:
+                with contextlib.suppress(ValueError, TypeError, KeyError, RecursionError):
+                    ids.add(json.loads(record["Data"])["transaction_id"])
+            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = page.get("NextShardIterator")
+    return ids
 
 
 def _drain(sqs: Any, queue: str) -> list[dict[str, Any]]:
@@ -422,8 +442,19 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
                 entry = json.loads(line)
                 if entry.get("fallback"):
                     reasons[str(entry.get("fallback_reason"))] += int(entry["fallback"])
+    lost_ids = sorted(sent_ids - decided)
+    in_stream = _stream_ids(aws.client("kinesis"), names.stream) if lost_ids else set()
+    lost_detail = [
+        {
+            "transaction_id": t,
+            "via": "api" if t in producer.api_ids else "kinesis",
+            "in_stream": t in in_stream,
+        }
+        for t in lost_ids[:20]
+    ]
     return {
         "seconds": round(elapsed, 1),
+        "lost_detail": lost_detail,
         "records_put": producer.sent,
         "records_through_the_api": producer.through_api,
         "runner_kills": args.kills,

@@ -383,9 +383,15 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
             o: [c[0] for (_, c), out in zip(claims, outcomes, strict=True) if out is o]
             for o in Outcome
         }
+        # A repeat inside the body shares its first occurrence's fate: "duplicate" only once that
+        # one is on the stream (accepted now or before). Were it listed as a duplicate while the
+        # first failed, the client would count the id acknowledged and never send it again.
+        not_on_stream = failed_ids | set(by[Outcome.RETRY]) | set(by[Outcome.CONFLICT])
+        repeats_same = [tid for tid, same in in_batch if same]
         return {
             "accepted": [t.transaction_id for t, _ in fresh if t.transaction_id not in failed_ids],
-            "duplicates": by[Outcome.DUPLICATE] + [tid for tid, same in in_batch if same],
+            "duplicates": by[Outcome.DUPLICATE]
+            + [tid for tid in repeats_same if tid not in not_on_stream],
             "conflicts": by[Outcome.CONFLICT] + [tid for tid, same in in_batch if not same],
             "rejected": rejected,
             "failed": sorted(failed_ids) + by[Outcome.RETRY],

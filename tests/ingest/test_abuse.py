@@ -414,6 +414,21 @@ def test_a_failed_put_releases_the_claim_so_the_retry_is_accepted(serve, keys, a
     assert len(stream_records(aws)) == 1
 
 
+def test_a_repeat_in_the_body_is_no_duplicate_when_the_first_could_not_be_put(serve, keys, aws):
+    """Found by benchmarks/chaos.py: a transaction sent twice in one body whose put failed was
+    answered both "failed" and "duplicate"; the client counted it acknowledged and it was lost."""
+    key, _ = keys.create("repeat")
+    broken = serve(kinesis=_BrokenKinesis())
+    body = {"transactions": [_valid("r1"), _valid("r1")]}
+    status, answer, _ = request(broken, body, key)
+    assert status == 503 and answer["failed"] == ["r1"]
+    assert answer["duplicates"] == [] and answer["accepted"] == []
+    healthy = serve()
+    status, answer, _ = request(healthy, body, key)
+    assert status == 202 and answer["accepted"] == ["r1"] and answer["duplicates"] == ["r1"]
+    assert len(stream_records(aws)) == 1
+
+
 def test_expect_100_continue_is_answered_before_the_body_is_sent(serve, keys):
     server = serve(idempotency=SeenWindow())
     key, _ = keys.create("curl")
