@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,3 +32,18 @@ def emit(figures: dict[str, Any]) -> None:
     for key, value in figures.items():
         print(f"{key:>28}: {value}")
     print(json.dumps(figures))
+
+
+def securebank(env: dict[str, str], *args: str) -> str:
+    """Run a `securebank` command as a user does (a subprocess with `env`); its stdout, or
+    RuntimeError with the end of its stderr."""
+    result = subprocess.run(
+        [sys.executable, "-m", "securebank.cli.app", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"securebank {' '.join(args)}: {result.stderr[-2000:]}")
+    return result.stdout

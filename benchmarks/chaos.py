@@ -46,6 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import emit
+from _measure import securebank as _cli
 
 POISON = [
     b"[" * 3_000 + b"]" * 3_000,
@@ -70,19 +71,6 @@ VERDICT = (
     "poison_sent",
     "poison_in_dlq",
 )
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "securebank.cli.app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"securebank {' '.join(args)}: {result.stderr[-2000:]}")
-    return result.stdout
 
 
 def plan(rows: list[dict[str, Any]], contract_json: Any) -> list[tuple[str, str, bytes]]:

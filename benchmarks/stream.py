@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import io
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,19 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import emit
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "securebank.cli.app", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"securebank {' '.join(args)}: {result.stderr}")
-    return result.stdout
+from _measure import securebank as _cli
 
 
 def _decision_latencies(aws, table: str, since_ms: int) -> list[int]:
