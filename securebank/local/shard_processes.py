@@ -9,16 +9,20 @@ sharing one checkpoint file, which `Checkpoints` keeps safe for several writers.
 
 Each worker builds its handler with `WorkerPlan.handler_factory` (a module-level function, so it
 can be sent to the new process) and appends its standard output, the handler's logs and EMF
-lines, to `WorkerPlan.output`, one whole line per write. A worker that cannot start (stale
-checkpoints, no model to fall back to) stops the others, and `start` raises `WorkerFailed` with
-its message.
+lines, to `WorkerPlan.output` through `WholeLines`, so that lines never interleave. A worker that
+cannot start (stale checkpoints, no model to fall back to) stops the others, and `start` raises
+`WorkerFailed` with its message.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import queue
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,18 +101,22 @@ class ShardProcesses:
         """Start every worker and wait until each polls (or one fails: WorkerFailed)."""
         for process in self._processes:
             process.start()
-        problems = []
-        for _ in self._processes:
+        waiting = len(self._processes)
+        deadline = time.monotonic() + self.start_timeout_s
+        problem = None
+        while waiting and problem is None:
             try:
-                _, problem = self._ready.get(timeout=self.start_timeout_s)
-            except Exception:  # queue.Empty: a worker neither started nor failed in time
-                problem = f"a shard process did not start within {self.start_timeout_s:g} s"
-            if problem:
-                problems.append(problem)
-                break
-        if problems:
+                _, problem = self._ready.get(timeout=0.2)
+                waiting -= 1
+            except queue.Empty:
+                dead = [p for p in self._processes if p.exitcode is not None]
+                if dead:
+                    problem = f"shard process {dead[0].name} exited with code {dead[0].exitcode}"
+                elif time.monotonic() > deadline:
+                    problem = f"a shard process did not start within {self.start_timeout_s:g} s"
+        if problem is not None:
             self.close(timeout=10.0)
-            raise WorkerFailed(problems[0])
+            raise WorkerFailed(problem)
 
     def close(self, timeout: float = 30.0) -> None:
         """Ask every worker to finish its batch and stop; kill one that does not in time."""
@@ -136,6 +144,48 @@ class ShardProcesses:
         return self.stats().records
 
 
+class WholeLines(io.TextIOBase):
+    """A text stream that writes only whole lines, each in one `os.write`.
+
+    `print` hands a stream the line and its newline in two calls, which a buffered stream may
+    pass on as two writes: another process appending to the same file, or another thread
+    printing, can land between them. Here each thread's text waits until its line is complete.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pending = threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, text: str) -> int:
+        pending = getattr(self._pending, "text", "") + text
+        if "\n" in pending:
+            lines, _, pending = pending.rpartition("\n")
+            _write_all(self._fd, (lines + "\n").encode())
+        self._pending.text = pending
+        return len(text)
+
+    def close(self) -> None:
+        """Write what this thread has left (a line without its newline), then close the file."""
+        if getattr(self._pending, "text", ""):
+            _write_all(self._fd, self._pending.text.encode())
+            self._pending.text = ""
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _publish(stats: PollerStats, figures: Any, index: int) -> None:
     base = index * _FIGURES
     figures[base : base + _FIGURES] = [
@@ -157,10 +207,7 @@ def _work(
     """A worker's life: build the handler and the mapping, poll until told to stop."""
     if plan.output is not None:
         output = os.open(plan.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        os.dup2(output, sys.stdout.fileno())
-        os.close(output)
-    # one write per line, so lines of several workers appended to one file never interleave
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+        sys.stdout = WholeLines(output)
     try:
         from securebank.aws import connect
 
@@ -187,4 +234,4 @@ def _work(
     _publish(mapping.stats(), figures, index)
     if plan.finish is not None:
         plan.finish()
-    sys.stdout.flush()
+    sys.stdout.close()

@@ -4,7 +4,9 @@ running the real scorer against the local stack."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import sys
 import time
 
 import pytest
@@ -13,6 +15,7 @@ from securebank.local.event_source import Checkpoints, MappingConfig, shard_ids
 from securebank.local.producer import contract_json, send
 from securebank.local.shard_processes import (
     ShardProcesses,
+    WholeLines,
     WorkerFailed,
     WorkerPlan,
     shard_groups,
@@ -33,6 +36,24 @@ def refusing_factory(settings):
     raise RuntimeError("no Approved version to fall back to (refused on purpose)")
 
 
+def print_lines(path, count):
+    """Two threads of one process print `count` long lines each to `path` (a spawn target)."""
+    import threading
+
+    sys.stdout = WholeLines(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600))
+
+    def lines():
+        for i in range(count):
+            print(json.dumps({"pid": os.getpid(), "i": i, "pad": "x" * 700}))
+
+    threads = [threading.Thread(target=lines) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sys.stdout.close()
+
+
 def _worker_settings(settings, aws):
     """The test's settings with the local stack's endpoints, for a process that has only them."""
     endpoints = aws.service_endpoints
@@ -48,6 +69,19 @@ def test_shards_are_dealt_round_robin_into_at_most_the_processes_asked():
     assert shard_groups(["a", "b", "c"], 2) == [["a", "c"], ["b"]]
     assert shard_groups(["a", "b"], 8) == [["a"], ["b"]]
     assert shard_groups(["a", "b"], 1) == [["a", "b"]]
+
+
+def test_lines_printed_by_several_processes_and_threads_never_interleave(tmp_path):
+    path = tmp_path / "output.jsonl"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=print_lines, args=(path, 3000)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 * 2 * 3000
+    assert all(json.loads(line)["pad"] == "x" * 700 for line in lines)  # each line whole
 
 
 def test_writers_of_one_checkpoint_file_keep_each_others_positions(tmp_path):
