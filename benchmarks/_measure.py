@@ -70,6 +70,7 @@ def metered_scorer(settings: Any) -> Any:
     for service in ("dynamodb", "s3", "sns", "sqs"):
         _meter.attach(aws.client(service))  # the cached clients the scorer's parts use
     handler.configure(build_parts(settings, aws))
+    handler.settle_after_cold_start()
     return handler.lambda_handler
 
 

@@ -11,6 +11,7 @@ seam through which the local runner, benchmarks and tests hand in their own.
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -43,7 +44,17 @@ def _parts() -> ScorerParts:
     with _lock:
         if _configured is None:
             _configured = build_parts()
+            settle_after_cold_start()
         return _configured
+
+
+def settle_after_cold_start() -> None:
+    """Collect the cold start's garbage, then freeze what is left (clients, service models, the
+    model, rules): it lives as long as the container, and frozen objects are skipped by every
+    later collection, so full collections stay short (measured: pauses of up to 449 ms
+    without, 129 ms with, docs/architecture.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 def record_metrics(report: BatchReport) -> None:

@@ -213,6 +213,7 @@ def scorer_handler(config: Settings) -> Handler:
             f"{error}: approve a version first (`securebank model approve N`)"
         ) from error
     handler.configure(parts)
+    handler.settle_after_cold_start()
     return handler.lambda_handler
 
 
