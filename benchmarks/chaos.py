@@ -11,8 +11,9 @@ approve, deploy, endpoint, bootstrap), then, on the local AWS:
   after, a resend later, the same transaction under another partition key, i.e. likely another
   shard), acknowledged records only (put_records partial failures and refused API requests
   re-sent; poison always through Kinesis, where the dead-letter queue can be checked);
-* `securebank stream run` processes it in its own process, killed with SIGKILL three times and
-  restarted at once; the model server is stopped and started again (on a new port) mid-run.
+* `securebank stream run` processes it in its shard processes, killed with SIGKILL (the runner
+  and every shard process, mid-batch) three times and restarted at once; the model server is
+  stopped and started again (on a new port) mid-run.
 
 Then it checks what was stored: every transaction decided once (decisions table and lake), card
 state counted once per transaction (each card's version, which counts applied transactions,
@@ -374,6 +375,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
             env=env,
             stdout=runner_log,
             stderr=runner_log,
+            start_new_session=True,  # its shard processes are killed with it, mid-batch
         )
 
     started = time.monotonic()
@@ -386,7 +388,7 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     for at, event in events:
         time.sleep(max(0.0, started + at - time.monotonic()))
         if event == "kill":
-            os.kill(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             print(f"{time.monotonic() - started:6.1f} s  kill -9 of the runner; restarted")
             process = runner()

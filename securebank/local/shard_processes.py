@@ -204,7 +204,10 @@ def _work(
     figures: Any,
     ready: Any,
 ) -> None:
-    """A worker's life: build the handler and the mapping, poll until told to stop."""
+    """A worker's life: build the handler and the mapping, poll until told to stop or until
+    its parent is gone (killed: nobody would stop it, and a restarted runner would start
+    workers of its own); the batch in hand is finished and checkpointed first."""
+    parent = os.getppid()
     if plan.output is not None:
         output = os.open(plan.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         sys.stdout = WholeLines(output)
@@ -228,7 +231,7 @@ def _work(
         return
     ready.put((index, None))
     mapping.start()
-    while not stop.wait(_PUBLISH_S):
+    while not stop.wait(_PUBLISH_S) and os.getppid() == parent:
         _publish(mapping.stats(), figures, index)
     mapping.close()
     _publish(mapping.stats(), figures, index)

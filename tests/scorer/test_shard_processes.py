@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +161,58 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:  # a zombie has exited
         return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def idle_handler(settings):
+    """A handler that accepts every batch (a spawn target's factory)."""
+    return lambda event, context: {"batchItemFailures": []}
+
+
+def run_workers_until_killed(settings_json, checkpoints):
+    """A runner: start the workers, print their pids, wait to be killed (a subprocess)."""
+    from securebank.settings import Settings
+
+    settings = Settings.model_validate_json(settings_json)
+    _, shards = shard_ids(_kinesis(settings), settings.names.stream)
+    plan = WorkerPlan(
+        settings=settings,
+        handler_factory=idle_handler,
+        mapping=MappingConfig(),
+        checkpoints=Path(checkpoints),
+    )
+    workers = ShardProcesses(plan, shard_groups(shards, 2))
+    workers.start()
+    print(json.dumps(workers.pids), flush=True)
+    time.sleep(600)
+
+
+def _kinesis(settings):
+    from securebank.aws import connect
+
+    return connect(settings, provision=False).client("kinesis")
+
+
+def test_workers_stop_by_themselves_when_their_runner_is_killed(stream_env, tmp_path):
+    settings, aws = stream_env
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tests.scorer.test_shard_processes import run_workers_until_killed;"
+            " run_workers_until_killed(sys.argv[1], sys.argv[2])",
+            _worker_settings(settings, aws).model_dump_json(),
+            str(tmp_path / "checkpoints.json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pids = json.loads(runner.stdout.readline())
+        assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+    finally:
+        runner.send_signal(signal.SIGKILL)  # no chance to stop its workers
+        runner.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
