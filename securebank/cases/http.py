@@ -75,7 +75,8 @@ def handle(
     try:
         if method == "GET" and route == "/cases":
             query = parse_qs(parts.query)
-            statuses = query.get("status", ["open,assigned"])[0].split(",")
+            # Each status once, in the order asked: `open,open` must not list every case twice.
+            statuses = dict.fromkeys(query.get("status", ["open,assigned"])[0].split(","))
             try:
                 wanted = tuple(CaseStatus(s) for s in statuses)
                 limit = min(max(int(query.get("limit", ["100"])[0]), 1), 1000)
@@ -123,6 +124,22 @@ def _json(body: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def _refuse_framing(headers: Any) -> tuple[int, dict[str, Any]] | None:
+    """The answer to a POST whose body the server will not read, or None.
+
+    Only a plain decimal Content-Length within the limit frames a body here: a chunked body (411)
+    or a length such as `+5` or `1_0` (400) is one the request reader (reader.py) does not wait
+    for, so reading it would take the next request's bytes. No Content-Length is an empty body."""
+    if headers.get("Transfer-Encoding"):
+        return 411, {"message": "Content-Length is required (no chunked bodies)"}
+    value = (headers.get("Content-Length") or "0").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return 400, {"message": "Content-Length must be a decimal number of bytes"}
+    if int(value) > MAX_BODY_BYTES:
+        return 413, {"message": f"body must be at most {MAX_BODY_BYTES} bytes"}
+    return None
+
+
 def serve(handler: Any, method: str) -> int:
     """Authenticate, read the body, answer; for the API server's handler. Returns the status."""
     presented = handler.headers.get("x-api-key")
@@ -136,16 +153,16 @@ def serve(handler: Any, method: str) -> int:
         handler._send(403, {"message": "invalid API key"})
         return 403
     body = b""
-    if method == "POST":
-        try:
-            length = int(handler.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
+    if method != "POST":
+        handler._skip_body()  # a GET's body is not the connection's next request either
+    else:
+        refusal = _refuse_framing(handler.headers)
+        if refusal is not None:
+            # The body is not read: close, or its bytes would be taken for the next request.
             handler.close_connection = True
-            handler._send(413, {"message": f"body must be at most {MAX_BODY_BYTES} bytes"})
-            return 413
-        body = handler.rfile.read(length)
+            handler._send(*refusal)
+            return refusal[0]
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
     status, document = handle(handler.server.operations, method, handler.path, key, body)
     handler._send(status, document)
     return status

@@ -267,6 +267,7 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self._operations("GET"):
             return
+        self._skip_body()  # a body sent with a GET is not the connection's next request
         if self.path == "/health":
             self._send(200, {"status": "ok"})
         else:

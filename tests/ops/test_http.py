@@ -148,3 +148,66 @@ def test_card_numbers_are_refused_and_never_echoed_or_logged(api, caplog):
         assert status == 400 and pan not in json.dumps(body)
     assert pan not in caplog.text and "/cases/{id}" in caplog.text
     assert operations.cases.get("t-1").status.value == "open"
+
+
+def raw_exchange(url: str, data: bytes) -> list[tuple[int, bytes]]:
+    """Send `data` on one connection and read until the server closes it: the (status, body)
+    of every response it sent, in order."""
+    import re
+    import socket
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    answers = []
+    for match in re.finditer(rb"HTTP/1\.[01] (\d{3}) [^\r]*\r\n(.*?)\r\n\r\n", received, re.S):
+        length = re.search(rb"(?im)^content-length: *(\d+)", match.group(2))
+        start = match.end()
+        body = received[start : start + int(length.group(1))] if length else b""
+        answers.append((int(match.group(1)), body))
+    return answers
+
+
+def test_a_body_the_server_does_not_read_is_never_taken_for_the_next_request(api):
+    """A chunked body, or one framed by a Content-Length that is not a plain number, is refused
+    and the connection closed: the request reader never waited for such a body, so reading it
+    (or leaving it on the connection) would mistake its bytes for another request."""
+    url, _, analyst_key, operations = api
+    body = b'{"outcomes": [{"transaction_id": "t-9", "reported_at": "2026-09-20"}]}'
+    head = f"POST /outcomes HTTP/1.1\r\nHost: x\r\nx-api-key: {analyst_key}\r\n".encode()
+    chunked = head + b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    answers = raw_exchange(url, chunked)
+    assert [status for status, _ in answers] == [411]
+    assert json.loads(answers[0][1])["message"] == "Content-Length is required (no chunked bodies)"
+    for length in (f"+{len(body)}", f"{len(body) // 10}_{len(body) % 10}"):
+        odd = head + f"Content-Length: {length}\r\nConnection: close\r\n\r\n".encode() + body
+        answers = raw_exchange(url, odd)
+        assert [status for status, _ in answers] == [400], length
+        assert "Content-Length" in json.loads(answers[0][1])["message"]
+    assert operations.labels.get("t-9") is None
+
+
+def test_a_body_sent_with_a_get_is_not_read_as_the_next_request(api):
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    stray = b"XGET /cases HTTP/1.1"
+    first = (
+        f"GET /cases/t-1 HTTP/1.1\r\nHost: x\r\nx-api-key: {analyst_key}\r\n"
+        f"Content-Length: {len(stray)}\r\n\r\n"
+    ).encode() + stray
+    health = f"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: {len(stray)}\r\n\r\n".encode()
+    last = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answers = raw_exchange(url, first + health + stray + last)
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert json.loads(answers[0][1])["case_id"] == "t-1"
+    assert json.loads(answers[2][1]) == {"status": "ok"}
+
+
+def test_a_status_asked_twice_lists_each_case_once(api):
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    status, body = call(f"{url}/cases?status=open,open", analyst_key)
+    assert status == 200 and [c["case_id"] for c in body["cases"]] == ["t-1"]
