@@ -1,14 +1,20 @@
-"""The case and outcome routes on the real API server, with ingest and analyst keys."""
+"""The case and outcome routes on the real API server, with ingest and analyst keys, and the
+OpenAPI document (docs/openapi.yaml) held to what that server serves and answers."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
+from collections import defaultdict
+from pathlib import Path
 
 import pytest
+import yaml
 
+from securebank.cases import http
 from securebank.cases.model import case_from_alert
 from securebank.cases.service import Operations
 from securebank.ingest.keys import KeyStore
@@ -190,6 +196,22 @@ def test_a_body_the_server_does_not_read_is_never_taken_for_the_next_request(api
     assert operations.labels.get("t-9") is None
 
 
+def test_an_answer_after_which_the_server_closes_says_connection_close(api):
+    """A pooling client (requests) must not send its next request on a connection the server
+    closes after refusing a body: the answer says `Connection: close`, a kept one does not."""
+    import requests
+
+    url, ingest_key, analyst_key, _ = api
+    session = requests.Session()
+    for path, key in (("/outcomes", analyst_key), ("/transactions", ingest_key)):
+        headers = {"x-api-key": key, "Content-Type": "application/json"}
+        response = session.post(f"{url}{path}", data=iter([b"{}"]), headers=headers, timeout=10)
+        assert (response.status_code, response.headers.get("Connection")) == (411, "close")
+        health = session.get(f"{url}/health", timeout=10)
+        assert health.status_code == 200 and "Connection" not in health.headers
+        assert session.get(f"{url}/health", timeout=10).json() == {"status": "ok"}
+
+
 def test_a_body_sent_with_a_get_is_not_read_as_the_next_request(api):
     url, _, analyst_key, operations = api
     operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
@@ -211,3 +233,148 @@ def test_a_status_asked_twice_lists_each_case_once(api):
     operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
     status, body = call(f"{url}/cases?status=open,open", analyst_key)
     assert status == 200 and [c["case_id"] for c in body["cases"]] == ["t-1"]
+
+
+OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def documented_routes(spec: dict) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method.upper() in METHODS
+    }
+
+
+def test_the_spec_names_exactly_the_routes_the_server_serves(api, tmp_path):
+    """Every (method, path) the server answers as a route is in the spec, and nothing else.
+
+    Candidates: the spec's paths, the routes cases/http.py matches (its actions read from its
+    own pattern) and near misses. A route is not served when the server answers 404 "not found",
+    405 or 501, with a key that has every scope."""
+    url = api[0]
+    key, _ = KeyStore(tmp_path / "keys.json").create("ops", scopes=("ingest", "analyst"))
+    spec = yaml.safe_load(OPENAPI.read_text())
+    actions = re.fullmatch(r".*\(([a-z|]+)\)\$", http._ACTION.pattern).group(1).split("|")
+    assert sorted(actions) == ["assign", "outcome"]
+    candidates = set(spec["paths"]) | {
+        "/cases",
+        "/cases/{id}",
+        *(f"/cases/{{id}}/{action}" for action in actions),
+        "/outcomes",
+        "/",
+        "/cases/",
+        "/cases/{id}/{id}",
+        "/cases/{id}/assign/{id}",
+        "/outcomes/{id}",
+        "/health/{id}",
+        "/transactions/{id}",
+    }
+    served = set()
+    for template in sorted(candidates):
+        path = template.replace("{id}", "no-such-case")
+        for method in METHODS:
+            status, body = call(f"{url}{path}", key, method, None if method == "GET" else {})
+            if status not in (405, 501) and body != {"message": "not found"}:
+                served.add((method, template))
+    assert served == documented_routes(spec)
+    assert {route for route in served if http.owns(route[1])} == {
+        ("GET", "/cases"),
+        ("GET", "/cases/{id}"),
+        ("POST", "/cases/{id}/assign"),
+        ("POST", "/cases/{id}/outcome"),
+        ("POST", "/outcomes"),
+    }
+
+
+def test_every_documented_status_of_the_analyst_routes_is_answered_as_the_spec_says(api):
+    """Real answers from the live server, success and every error status the code returns,
+    each validated against the spec's schema for its status; per analyst route, the statuses seen
+    are exactly the documented ones."""
+    schemathesis = pytest.importorskip("schemathesis")
+    import requests
+
+    url, ingest_key, analyst_key, operations = api
+    spec = yaml.safe_load(OPENAPI.read_text())
+    schema = schemathesis.openapi.from_path(OPENAPI)
+    for tid, opened in (("t-2", "2026-09-01T10:00:02Z"), ("t-1", "2026-09-01T10:00:01Z")):
+        operations.cases.create(case_from_alert(alert_json(tid), opened))
+    seen: dict[tuple[str, str], set[int]] = defaultdict(set)
+    session = requests.Session()
+
+    def check(method: str, template: str, path: str, key: str | None = analyst_key, **kw):
+        headers = {"x-api-key": key} if key else {}
+        response = session.request(method, f"{url}{path}", headers=headers, timeout=10, **kw)
+        responses = spec["paths"][template][method.lower()]["responses"]
+        assert str(response.status_code) in responses, (method, path, response.text)
+        schema[template][method].validate_response(response)
+        seen[(method, template)].add(response.status_code)
+        return response
+
+    def chunked():
+        yield b'{"to": "bob"}'
+
+    too_large = b" " * (http.MAX_BODY_BYTES + 1)
+    check("GET", "/health", "/health", None)
+    check("POST", "/transactions", "/transactions", json={"transaction_id": "t-1"})
+    for key in (None, ingest_key):
+        check("GET", "/cases", "/cases", key)
+        check("GET", "/cases/{id}", "/cases/t-1", key)
+        for action in ("assign", "outcome"):
+            check("POST", f"/cases/{{id}}/{action}", f"/cases/t-1/{action}", key, json={})
+        check("POST", "/outcomes", "/outcomes", key, json={})
+    cases = check("GET", "/cases", "/cases?status=open&limit=5000").json()["cases"]
+    assert [c["case_id"] for c in cases] == ["t-1", "t-2"]
+    check("GET", "/cases", "/cases?status=open,lost")
+    check("GET", "/cases", "/cases?limit=ten")
+    check("GET", "/cases/{id}", "/cases/t-1")
+    check("GET", "/cases/{id}", "/cases/nope")
+    check("GET", "/cases/{id}", "/cases/4111111111111111")
+    assert check("POST", "/cases/{id}/assign", "/cases/t-1/assign", json={"to": "bob"}).ok
+    for path, body in (
+        ("/cases/t-1/assign", {"to": "bob"}),  # 409: already bob's
+        ("/cases/t-1/assign", {"to": "bob!"}),  # 400: not a name
+        ("/cases/t-1/assign", {}),
+        ("/cases/nope/assign", {"to": "bob"}),
+    ):
+        check("POST", "/cases/{id}/assign", path, json=body)
+    check("POST", "/cases/{id}/assign", "/cases/t-1/assign", data=b"[1]")
+    check("POST", "/cases/{id}/assign", "/cases/t-1/assign", data=chunked())
+    check("POST", "/cases/{id}/assign", "/cases/t-1/assign", data=too_large)
+    resolved = check(
+        "POST", "/cases/{id}/outcome", "/cases/t-1/outcome", json={"outcome": "fraud", "note": "ok"}
+    ).json()
+    assert (resolved["status"], resolved["outcome"], resolved["assignee"]) == (
+        "resolved",
+        "fraud",
+        "bob",
+    )
+    for path, body in (
+        ("/cases/t-1/outcome", {"outcome": "fraud"}),  # 200: the same outcome again
+        ("/cases/t-1/outcome", {"outcome": "legit"}),  # 409: already resolved as fraud
+        ("/cases/t-2/outcome", {"outcome": "maybe"}),
+        ("/cases/t-2/outcome", {"outcome": "legit", "note": 5}),
+        ("/cases/nope/outcome", {"outcome": "legit"}),
+    ):
+        check("POST", "/cases/{id}/outcome", path, json=body)
+    check("POST", "/cases/{id}/assign", "/cases/t-1/assign", json={"to": "carol"})  # 409
+    check("POST", "/cases/{id}/outcome", "/cases/t-2/outcome", data=chunked())
+    check("POST", "/cases/{id}/outcome", "/cases/t-2/outcome", data=too_large)
+    row = {"transaction_id": "t-7", "reported_at": "2026-09-20T00:00:00Z"}
+    report = check(
+        "POST", "/outcomes", "/outcomes", json={"outcomes": [row, {"transaction_id": "t-8"}]}
+    ).json()
+    assert (report["accepted"], report["rejected"][0]["row"]) == (1, 2)
+    check("POST", "/outcomes", "/outcomes", json={**row, "is_fraud": "no", "source": "report"})
+    check("POST", "/outcomes", "/outcomes", json={"outcomes": [{"transaction_id": "t-8"}]})
+    check("POST", "/outcomes", "/outcomes", json={"outcomes": []})
+    check("POST", "/outcomes", "/outcomes", json={"outcomes": [row] * (http.MAX_OUTCOMES + 1)})
+    check("POST", "/outcomes", "/outcomes", data=chunked())
+    check("POST", "/outcomes", "/outcomes", data=too_large)
+    assert operations.cases.get("t-2").status.value == "open"
+    for method, template in documented_routes(spec):
+        if http.owns(template):
+            documented = {int(s) for s in spec["paths"][template][method.lower()]["responses"]}
+            assert seen[(method, template)] == documented, (method, template)
