@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from securebank.cases.model import CaseConflict, CaseError, CaseStatus, check_name
 from securebank.cases.service import Operations
@@ -84,14 +84,14 @@ def handle(
                 return 400, {"message": "status must be open, assigned or resolved; limit 1-1000"}
             return 200, {"cases": [summary(c) for c in operations.cases.list(wanted, limit)]}
         if method == "GET" and (match := _CASE.match(route)):
-            return 200, operations.cases.get(match.group(1)).as_dict()
+            return 200, operations.cases.get(unquote(match.group(1))).as_dict()
         if method != "POST":
             return 405, {"message": f"{method} is not allowed here"}
         document = _json(body)
         if document is None:
             return 400, {"message": "body must be a JSON object"}
         if match := _ACTION.match(route):
-            case_id, action = match.groups()
+            case_id, action = unquote(match.group(1)), match.group(2)
             if action == "assign":
                 case = operations.assign(case_id, str(document.get("to", "")), who(key))
             else:

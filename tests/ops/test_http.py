@@ -378,3 +378,63 @@ def test_every_documented_status_of_the_analyst_routes_is_answered_as_the_spec_s
         if http.owns(template):
             documented = {int(s) for s in spec["paths"][template][method.lower()]["responses"]}
             assert seen[(method, template)] == documented, (method, template)
+
+
+def test_a_schemathesis_run_on_the_analyst_routes_gets_only_documented_answers(api):
+    """Bodies, ids and queries generated from the spec, sent with an analyst key: every answer
+    is a documented status with a conforming body (a few examples per route, bounded)."""
+    schemathesis = pytest.importorskip("schemathesis")
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    schema = schemathesis.openapi.from_path(OPENAPI)
+    schema.config.update(base_url=url, headers={"x-api-key": analyst_key})
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    fuzzed = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if not http.owns(operation.path):
+            continue
+
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(operation.as_strategy())
+        def exchange(case):
+            case.validate_response(case.call(timeout=10), checks=checks)
+
+        exchange()
+        fuzzed.append(f"{operation.method.upper()} {operation.path}")
+    assert sorted(fuzzed) == [
+        "GET /cases",
+        "GET /cases/{id}",
+        "POST /cases/{id}/assign",
+        "POST /cases/{id}/outcome",
+        "POST /outcomes",
+    ]
+
+
+def test_a_percent_encoded_case_id_in_the_path_is_decoded(api):
+    """Case ids may hold `:`, which clients (requests, schemathesis, `quote(id, safe="")`)
+    send as `%3A`: the route decodes the id before it checks it; a card number stays refused."""
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("pos:1"), "2026-09-01T10:00:01Z"))
+    status, body = call(f"{url}/cases/pos%3A1", analyst_key)
+    assert (status, body["case_id"]) == (200, "pos:1")
+    status, body = call(f"{url}/cases/pos%3a1/assign", analyst_key, "POST", {"to": "bob"})
+    assert (status, body["assignee"]) == (200, "bob")
+    status, body = call(f"{url}/cases/pos%3A1/outcome", analyst_key, "POST", {"outcome": "legit"})
+    assert (status, body["outcome"]) == (200, "legit")
+    status, body = call(f"{url}/cases/4111%201111%201111%201111", analyst_key)
+    assert status == 400 and "1111" not in body["message"]
+    assert call(f"{url}/cases/pos%2F1", analyst_key)[0] == 400
