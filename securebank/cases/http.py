@@ -10,9 +10,12 @@ ingest key gets 403); the key's name is who the audit trail records.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from securebank.cases.model import CaseConflict, CaseError, CaseStatus, check_name
 from securebank.cases.service import Operations
@@ -22,6 +25,7 @@ from securebank.ingest.keys import ApiKey
 MAX_BODY_BYTES = 1024 * 1024
 MAX_OUTCOMES = 5000
 SCOPE = "analyst"
+log = logging.getLogger("securebank.cases")
 _CASE = re.compile(r"^/cases/([^/]+)$")
 _ACTION = re.compile(r"^/cases/([^/]+)/(outcome|assign)$")
 
@@ -163,6 +167,17 @@ def serve(handler: Any, method: str) -> int:
             handler._send(*refusal)
             return refusal[0]
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
-    status, document = handle(handler.server.operations, method, handler.path, key, body)
-    handler._send(status, document)
+    headers = None
+    try:
+        status, document = handle(handler.server.operations, method, handler.path, key, body)
+    except (BotoCoreError, ClientError) as error:
+        # A store (DynamoDB, S3) failed: answer so, rather than drop the connection unanswered.
+        # A resolve or an outcome row is safe to send again (repeats are recorded once).
+        log.warning("case route: store failed: %s", type(error).__name__)
+        status, document = 503, {"message": "a store is unavailable; try again"}
+        headers = {"Retry-After": "1"}
+    except Exception as error:
+        log.error("case route failed: %s", type(error).__name__)  # no request data in the log
+        status, document = 500, {"message": "internal error"}
+    handler._send(status, document, headers)
     return status

@@ -17,6 +17,7 @@ import yaml
 from securebank.cases import http
 from securebank.cases.model import case_from_alert
 from securebank.cases.service import Operations
+from securebank.cases.store import CaseStore
 from securebank.ingest.keys import KeyStore
 from securebank.ingest.limits import SeenWindow
 from securebank.ingest.server import IngestServer
@@ -42,6 +43,60 @@ def api(aws, tmp_path):
     yield server.url, ingest_key, analyst_key, operations
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def down_url(tmp_path):
+    """An API server whose stores are down: its DynamoDB endpoint accepts each connection and
+    closes it unanswered. It reads the `api` fixture's keys (same tmp_path)."""
+    import socket
+
+    import boto3
+    from botocore.config import Config
+
+    from securebank.labels.store import DecisionLookup, LabelStore
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    host, port = listener.getsockname()[:2]
+
+    def refuse() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.close()
+
+    threading.Thread(target=refuse, daemon=True).start()
+    db = boto3.client(
+        "dynamodb",
+        region_name="us-east-1",
+        endpoint_url=f"http://{host}:{port}",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=5),
+    )
+    operations = Operations(
+        cases=CaseStore(db, "cases"),
+        labels=LabelStore(db, "labels"),
+        lookup=DecisionLookup(db, "decisions"),
+        log=None,
+        dynamodb=db,
+        decisions_table="decisions",
+    )
+    server = IngestServer(
+        ("127.0.0.1", 0),
+        None,
+        "none",
+        KeyStore(tmp_path / "keys.json"),
+        SeenWindow(),
+        operations=operations,
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.url
+    server.shutdown()
+    server.server_close()
+    listener.close()
 
 
 def call(url: str, key: str | None, method: str = "GET", body=None) -> tuple[int, dict]:
@@ -289,7 +344,7 @@ def test_the_spec_names_exactly_the_routes_the_server_serves(api, tmp_path):
     }
 
 
-def test_every_documented_status_of_the_analyst_routes_is_answered_as_the_spec_says(api):
+def test_every_documented_status_of_the_analyst_routes_is_answered_as_the_spec_says(api, down_url):
     """Real answers from the live server, success and every error status the code returns,
     each validated against the spec's schema for its status; per analyst route, the statuses seen
     are exactly the documented ones."""
@@ -304,9 +359,9 @@ def test_every_documented_status_of_the_analyst_routes_is_answered_as_the_spec_s
     seen: dict[tuple[str, str], set[int]] = defaultdict(set)
     session = requests.Session()
 
-    def check(method: str, template: str, path: str, key: str | None = analyst_key, **kw):
+    def check(method: str, template: str, path: str, key: str | None = analyst_key, base=url, **kw):
         headers = {"x-api-key": key} if key else {}
-        response = session.request(method, f"{url}{path}", headers=headers, timeout=10, **kw)
+        response = session.request(method, f"{base}{path}", headers=headers, timeout=10, **kw)
         responses = spec["paths"][template][method.lower()]["responses"]
         assert str(response.status_code) in responses, (method, path, response.text)
         schema[template][method].validate_response(response)
@@ -374,6 +429,18 @@ def test_every_documented_status_of_the_analyst_routes_is_answered_as_the_spec_s
     check("POST", "/outcomes", "/outcomes", data=chunked())
     check("POST", "/outcomes", "/outcomes", data=too_large)
     assert operations.cases.get("t-2").status.value == "open"
+    # The same routes on a server whose DynamoDB is down.
+    check("GET", "/cases", "/cases", base=down_url)
+    check("GET", "/cases/{id}", "/cases/t-1", base=down_url)
+    check("POST", "/cases/{id}/assign", "/cases/t-1/assign", base=down_url, json={"to": "bob"})
+    check(
+        "POST",
+        "/cases/{id}/outcome",
+        "/cases/t-1/outcome",
+        base=down_url,
+        json={"outcome": "fraud"},
+    )
+    check("POST", "/outcomes", "/outcomes", base=down_url, json={"outcomes": [row]})
     for method, template in documented_routes(spec):
         if http.owns(template):
             documented = {int(s) for s in spec["paths"][template][method.lower()]["responses"]}
@@ -438,3 +505,25 @@ def test_a_percent_encoded_case_id_in_the_path_is_decoded(api):
     status, body = call(f"{url}/cases/4111%201111%201111%201111", analyst_key)
     assert status == 400 and "1111" not in body["message"]
     assert call(f"{url}/cases/pos%2F1", analyst_key)[0] == 400
+
+
+def test_a_store_that_fails_is_answered_503_not_a_dropped_connection(api, down_url):
+    """DynamoDB unreachable: each analyst route answers 503 with Retry-After (before, the
+    worker's exception closed the connection with no answer at all)."""
+    import requests
+
+    analyst_key = api[2]
+    row = {"transaction_id": "t-7", "reported_at": "2026-09-20T00:00:00Z"}
+    for method, path, body in (
+        ("GET", "/cases", None),
+        ("GET", "/cases/t-1", None),
+        ("POST", "/cases/t-1/assign", {"to": "bob"}),
+        ("POST", "/cases/t-1/outcome", {"outcome": "fraud"}),
+        ("POST", "/outcomes", {"outcomes": [row]}),
+    ):
+        response = requests.request(
+            method, f"{down_url}{path}", json=body, headers={"x-api-key": analyst_key}, timeout=10
+        )
+        assert response.status_code == 503, (path, response.text)
+        assert response.json() == {"message": "a store is unavailable; try again"}
+        assert response.headers["Retry-After"] == "1"
