@@ -527,3 +527,12 @@ def test_a_store_that_fails_is_answered_503_not_a_dropped_connection(api, down_u
         assert response.status_code == 503, (path, response.text)
         assert response.json() == {"message": "a store is unavailable; try again"}
         assert response.headers["Retry-After"] == "1"
+
+
+def test_a_name_or_id_with_a_trailing_newline_is_refused(api):
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    status, body = call(f"{url}/cases/t-1/assign", analyst_key, "POST", {"to": "bob\n"})
+    assert status == 400 and body["message"].startswith("assignee must be")
+    assert call(f"{url}/cases/t-1%0A", analyst_key)[0] == 400
+    assert operations.cases.get("t-1").assignee is None
