@@ -4,7 +4,10 @@
 /cases/{id}`, `POST /cases/{id}/assign` `{"to": NAME}`, `POST /cases/{id}/outcome` `{"outcome":
 "fraud"|"legit"|"unknown", "note": TEXT}`, `POST /outcomes` `{"outcomes": [{transaction_id,
 reported_at, is_fraud?, source?}]}`. Every route needs an API key with the `analyst` scope (an
-ingest key gets 403); the key's name is who the audit trail records.
+ingest key gets 403); the key's name is who the audit trail records. docs/openapi.yaml describes
+every status these routes answer (tests/ops/test_http.py holds it to them): the id in the path is
+percent-decoded; a POST body is framed by Content-Length only (chunked 411, a malformed length
+400, over `MAX_BODY_BYTES` 413, each closing the connection); a failing store is 503.
 """
 
 from __future__ import annotations
