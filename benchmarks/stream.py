@@ -1,9 +1,10 @@
 """Benchmark: the live path on the local AWS — put → decision latency and sustained throughput.
 
 Sets up the whole platform the way a user does (`securebank` commands in a fresh home: data,
-pipeline, approve, deploy, endpoint, bootstrap), then runs the scorer through the local event
-source mapping in this process, with the local stack (dynalite, kinesalite, MiniStack, moto) and
-the model server in their own processes:
+pipeline, approve, deploy, endpoint, bootstrap), then runs the scorer as `securebank stream run`
+does, through the local event source mapping in one process per shard (at most one per CPU), with
+the local stack (dynalite, kinesalite, MiniStack, moto) and the model server in their own
+processes:
 
 1. at the seed's rate (167 transactions/s) for `--seconds` (60): put → decision latency p50/p99
    (decision time minus Kinesis arrival time, from the decisions table), the share of decisions
@@ -23,8 +24,7 @@ Last line: {"max_sustained_tps": T, "p50_ms_at_167": A, "p99_ms_at_167": B,
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import json
 import os
 import sys
 import tempfile
@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import emit
+from _measure import USAGE_DIR_VARIABLE, emit, merged_usage, metered_scorer, save_usage
 from _measure import securebank as _cli
 
 
@@ -78,20 +78,14 @@ def main() -> None:
 def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -> dict:
     os.environ.update({"SECUREBANK_HOME": str(home), "LATENCY_BUDGET_MS": env["LATENCY_BUDGET_MS"]})
     from securebank.aws import connect
-    from securebank.cost import CallMeter, Usage
+    from securebank.cost import Usage
     from securebank.data.dataset import read_transactions
     from securebank.inference.local_endpoint import running_server
     from securebank.local import stack as local_stack
-    from securebank.local.event_source import (
-        Checkpoints,
-        EventSourceMapping,
-        MappingConfig,
-        shard_ids,
-    )
+    from securebank.local.event_source import MappingConfig, shard_ids
     from securebank.local.producer import contract_json, select, send
+    from securebank.local.shard_processes import ShardProcesses, WorkerPlan, shard_groups
     from securebank.model_artifact import load_model
-    from securebank.scorer import handler
-    from securebank.scorer.assembly import build_parts
     from securebank.settings import get_settings
 
     config = get_settings()
@@ -102,62 +96,60 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     stream_from = manifest.training_range["test_start"]
     _cli(env, "stream", "bootstrap", "--data", data, "--until", stream_from)
     server = running_server(config)
-    scorer_aws = aws.with_runtime(server.url)
-    handler.configure(build_parts(config, scorer_aws))
-    # the decisions table's one GSI projects every attribute: each write is written twice
-    meter = CallMeter({config.names.decisions_table: 1})
-    for service in ("dynamodb", "s3", "sns", "sqs"):
-        meter.attach(scorer_aws.client(service))  # the cached clients the scorer's parts use
     rows = select(read_transactions(Path(data)), None, None).to_pylist()
     split = next(i for i, r in enumerate(rows) if r["event_time"].date().isoformat() >= stream_from)
     live = rows[split:]
     payloads = [(r["card_id"], contract_json(r)) for r in live]
-    kinesis, sqs = aws.client("kinesis"), aws.client("sqs")
+    kinesis = aws.client("kinesis")
     _, shards = shard_ids(kinesis, config.names.stream)
+    usage_dir = home / "bench-usage"
+    usage_dir.mkdir()
+    os.environ[USAGE_DIR_VARIABLE] = str(usage_dir)
 
-    def mapping(window: float) -> EventSourceMapping:
-        return EventSourceMapping.for_stream(
-            kinesis=kinesis,
-            sqs=sqs,
-            stream_name=config.names.stream,
-            handler=handler.lambda_handler,
-            config=MappingConfig(batch_size=100, batching_window_s=window, poll_interval_s=0.01),
-            checkpoints=Checkpoints(home / "bench-checkpoints.json"),
+    def workers(window: float, output: Path) -> ShardProcesses:
+        """The scorer as `securebank stream run` runs it: one process per shard (2 cores)."""
+        plan = WorkerPlan(
+            settings=config,
+            handler_factory=metered_scorer,
+            mapping=MappingConfig(batch_size=100, batching_window_s=window, poll_interval_s=0.01),
+            checkpoints=home / "bench-checkpoints.json",
+            output=output,
+            finish=save_usage,
         )
+        return ShardProcesses(plan, shard_groups(shards, os.cpu_count() or 1))
 
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink):
-        started_ms = int(time.time() * 1000)
-        scorer = mapping(0.0)
-        scorer.start()
-        count = int(167 * args.seconds)
-        sent = send(kinesis, config.names.stream, payloads[:count], rate=167.0)
-        deadline = time.monotonic() + 60
-        while scorer.records < sent.sent and time.monotonic() < deadline:
-            time.sleep(0.1)
-        scorer.close()
-        used = meter.snapshot()
-        phase_output = sink.getvalue()
-        latencies = np.array(_decision_latencies(aws, config.names.decisions_table, started_ms))
-        backlog = payloads[count : count + args.backlog]
-        send(kinesis, config.names.stream, backlog, rate=1_000_000.0)
-        drain = mapping(0.2)
-        processes = {"scorer": os.getpid(), "endpoint": server.pid} | {
-            name: info.pid for name, info in local_stack.status(home).items() if info
-        }
-        cpu_before = _cpu_seconds(processes)
-        t0 = time.monotonic()
-        drain.start()
-        deadline = time.monotonic() + 600
-        while drain.records < len(backlog) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        seconds = time.monotonic() - t0
-        drain.close()
-        cpu_after = _cpu_seconds(processes)
-    at_167 = _emf_totals(phase_output)
-    drained = _emf_totals(sink.getvalue()[len(phase_output) :])
+    at_167_output, drain_output = home / "scorer-167.jsonl", home / "scorer-drain.jsonl"
+    started_ms = int(time.time() * 1000)
+    scorer = workers(0.0, at_167_output)
+    scorer.start()
+    count = int(167 * args.seconds)
+    sent = send(kinesis, config.names.stream, payloads[:count], rate=167.0)
+    deadline = time.monotonic() + 60
+    while scorer.records < sent.sent and time.monotonic() < deadline:
+        time.sleep(0.1)
+    scorer.close()
+    used = merged_usage([json.loads(p.read_text()) for p in usage_dir.glob("*.json")])
+    latencies = np.array(_decision_latencies(aws, config.names.decisions_table, started_ms))
+    backlog = payloads[count : count + args.backlog]
+    send(kinesis, config.names.stream, backlog, rate=1_000_000.0)
+    drain = workers(0.2, drain_output)
+    drain.start()
+    processes = {"scorer": drain.pids, "endpoint": [server.pid]} | {
+        name: [info.pid] for name, info in local_stack.status(home).items() if info
+    }
+    cpu_before = _cpu_seconds(processes)
+    t0 = time.monotonic()
+    deadline = time.monotonic() + 600
+    while drain.records < len(backlog) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seconds = time.monotonic() - t0
+    cpu_after = _cpu_seconds(processes)
+    drained_records = drain.records
+    drain.close()
+    at_167 = _emf_totals(at_167_output.read_text())
+    drained = _emf_totals(drain_output.read_text())
     decided = at_167["Scored"] or 1.0
-    batches = sum(p.stats.batches for p in scorer.pollers) or 1
+    batches = scorer.stats().batches or 1
     calls = used["calls"]
     usage = Usage(
         dynamodb_read_units=used["read_units"] / decided,
@@ -170,13 +162,14 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         lake_bytes=used["bytes"].get("s3", 0) / decided,
         sns_requests=calls.get("sns.messages", 0) / decided,
         sqs_requests=sum(v for k, v in calls.items() if k.startswith("sqs.")) / decided,
-        log_bytes=len(phase_output.encode()) / decided,
+        log_bytes=at_167_output.stat().st_size / decided,
         measured=f"benchmarks/stream.py, {args.seconds:g} s at 167 tx/s, {len(shards)} shards",
     )
     if args.usage_out is not None:
         usage.save(args.usage_out)
     return {
         "shards": len(shards),
+        "scorer_processes": len(drain.pids),
         "latency_budget_ms": int(env["LATENCY_BUDGET_MS"]),
         "sent_at_167": int(sent.sent),
         "decided_at_167": len(latencies),
@@ -193,16 +186,16 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
         "records_per_batch_at_167": round(decided / batches, 2),
         "backlog": len(backlog),
         "drain_seconds": round(seconds, 1),
-        "max_sustained_tps": round(drain.records / seconds, 1),
+        "max_sustained_tps": round(drained_records / seconds, 1),
         # CPU time per drained transaction, all processes of the path: unlike wall time, it
         # hardly depends on how loaded the machine is
         "cpu_ms_per_tx_draining": {
-            name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(drain.records, 1), 3)
+            name: round((cpu_after[name] - cpu_before[name]) * 1000 / max(drained_records, 1), 3)
             for name in processes
         },
         "tps_bound_by_cpu_on_2_cores": round(
             2
-            * max(drain.records, 1)
+            * max(drained_records, 1)
             / max(sum(cpu_after.values()) - sum(cpu_before.values()), 1e-9),
             1,
         ),
@@ -212,13 +205,15 @@ def _run(env: dict[str, str], home: Path, data: str, args: argparse.Namespace) -
     }
 
 
-def _cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds each process has used so far (Linux /proc)."""
+def _cpu_seconds(processes: dict[str, list[int]]) -> dict[str, float]:
+    """User + system CPU seconds each named group of processes has used so far (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
     used = {}
-    for name, pid in processes.items():
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        used[name] = (int(fields[11]) + int(fields[12])) / tick
+    for name, pids in processes.items():
+        used[name] = 0.0
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used[name] += (int(fields[11]) + int(fields[12])) / tick
     return used
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +18,9 @@ from securebank.cli import context
 from securebank.cli.console import console, errors, progress
 from securebank.cli.errors import UserError
 from securebank.data.dataset import DatasetError, read_labels, read_transactions
-from securebank.local.event_source import stream_dir
+from securebank.local.event_source import Handler, stream_dir
 from securebank.monitoring.emf import EmfTotals
+from securebank.settings import Settings
 
 app = typer.Typer(
     help="The live path: bootstrap state, send, run the scorer.", no_args_is_help=True
@@ -141,6 +143,16 @@ def run_command(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     window: Annotated[float, typer.Option(min=0, max=300, help="Batching window (s).")] = 0.2,
     max_retries: Annotated[int, typer.Option(min=0, max=10_000)] = 3,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Scorer processes, each with its share of the shards (as Lambda gives each "
+            "shard its own); default: one per shard, at most one per CPU. 1: all shards in "
+            "this process.",
+        ),
+    ] = None,
 ) -> None:
     """Poll every shard and invoke the scorer's Lambda handler, as Lambda's event source does."""
 
@@ -151,10 +163,10 @@ def run_command(
     folder = stream_dir(config.home)
     folder.mkdir(parents=True, exist_ok=True)
     emf_path = folder / "scorer-output.jsonl"
+    mapping_config = _mapping_config(aws, config, batch_size, window, max_retries)
     with emf_path.open("a") as output, contextlib.redirect_stdout(output):
-        mapping, view = _start_mapping(
-            config, aws, folder, emf_path, batch_size, window, max_retries
-        )
+        mapping = _start_mapping(config, aws, emf_path, mapping_config, processes)
+        view = EmfTotals(emf_path)
         started = time.monotonic()
         last_count, last_change = 0, started
         try:
@@ -174,65 +186,99 @@ def run_command(
         finally:
             mapping.close()
             view.read()
-    errors.print(live_table(view, time.monotonic() - started, mapping.records))
-    stats = [p.stats for p in mapping.pollers]
+    stats = mapping.stats()
+    errors.print(live_table(view, time.monotonic() - started, stats.records))
     console.print(
-        f"processed {mapping.records:,} records in {sum(s.batches for s in stats):,} batches; "
-        f"{sum(s.retries for s in stats)} retries, "
-        f"{sum(s.failed_batches for s in stats)} batches to the on-failure queue"
+        f"processed {stats.records:,} records in {stats.batches:,} batches; "
+        f"{stats.retries} retries, {stats.failed_batches} batches to the on-failure queue"
     )
 
 
-def _start_mapping(config, aws, folder, emf_path, batch_size, window, max_retries):
+def scorer_handler(config: Settings) -> Handler:
+    """The scorer's Lambda handler with its adapters built from `config`, calling the model
+    server wherever it is registered now (it may move). Runs in each shard process."""
     from securebank.inference.local_endpoint import registered_url
-    from securebank.local.event_source import CheckpointMismatch
     from securebank.scorer import handler
     from securebank.scorer.assembly import NoFallbackModel, build_parts
 
-    sqs = aws.client("sqs")
-    try:  # saved positions are checked first: they must belong to this stream
-        mapping = _mapping(aws, sqs, config, folder, batch_size, window, max_retries)
-    except CheckpointMismatch as error:
-        raise UserError(str(error)) from error
-
     def resolve_endpoint_url() -> str | None:
-        """The configured runtime endpoint, or where the model server is registered now."""
         return config.runtime_endpoint_url or registered_url(config)
 
     try:
-        handler.configure(build_parts(config, aws, resolve_endpoint_url=resolve_endpoint_url))
+        parts = build_parts(
+            config, context.clients(config), resolve_endpoint_url=resolve_endpoint_url
+        )
     except NoFallbackModel as error:
         raise UserError(
             f"{error}: approve a version first (`securebank model approve N`)"
         ) from error
-    mapping.start()
-    return mapping, EmfTotals(emf_path)
+    handler.configure(parts)
+    return handler.lambda_handler
 
 
-def _mapping(aws, sqs, config, folder, batch_size, window, max_retries):
+def _start_mapping(config, aws, emf_path, mapping_config, processes):
+    """The running event source mapping: threads in this process, or shard processes."""
     from securebank.local.event_source import (
+        CheckpointMismatch,
         Checkpoints,
         EventSourceMapping,
-        MappingConfig,
+        StreamIdentity,
         checkpoints_file,
+        shard_ids,
     )
-    from securebank.scorer import handler
+    from securebank.local.shard_processes import (
+        ShardProcesses,
+        WorkerFailed,
+        WorkerPlan,
+        shard_groups,
+    )
 
-    return EventSourceMapping.for_stream(
-        kinesis=aws.client("kinesis"),
-        sqs=sqs,
-        stream_name=config.names.stream,
-        handler=handler.lambda_handler,
-        config=MappingConfig(
-            batch_size=batch_size,
-            batching_window_s=window,
-            max_retry_attempts=max_retries,
-            on_failure_queue_url=sqs.get_queue_url(QueueName=config.names.stream_failure_queue)[
-                "QueueUrl"
-            ],
-        ),
-        checkpoints=Checkpoints(checkpoints_file(config.home)),
-        region=config.region,
+    kinesis, stream = aws.client("kinesis"), config.names.stream
+    checkpoints = Checkpoints(checkpoints_file(config.home))
+    try:  # saved positions are checked first: they must belong to this stream
+        checkpoints.bind(StreamIdentity.of(kinesis, stream), kinesis, stream)
+    except CheckpointMismatch as error:
+        raise UserError(str(error)) from error
+    _, shards = shard_ids(kinesis, stream)
+    groups = shard_groups(shards, processes or os.cpu_count() or 1)
+    if len(groups) == 1:
+        mapping = EventSourceMapping.for_stream(
+            kinesis=kinesis,
+            sqs=aws.client("sqs"),
+            stream_name=stream,
+            handler=scorer_handler(config),
+            config=mapping_config,
+            checkpoints=checkpoints,
+            region=config.region,
+        )
+        mapping.start()
+        return mapping
+    plan = WorkerPlan(
+        settings=config,
+        handler_factory=scorer_handler,
+        mapping=mapping_config,
+        checkpoints=checkpoints.path,
+        output=emf_path,
+    )
+    mapping = ShardProcesses(plan, groups)
+    try:
+        mapping.start()
+    except WorkerFailed as error:
+        raise UserError(str(error)) from error
+    return mapping
+
+
+def _mapping_config(aws, config, batch_size, window, max_retries):
+    from securebank.local.event_source import MappingConfig
+
+    sqs = aws.client("sqs")
+    return MappingConfig(
+        batch_size=batch_size,
+        batching_window_s=window,
+        max_retry_attempts=max_retries,
+        on_failure_queue_url=sqs.get_queue_url(QueueName=config.names.stream_failure_queue)[
+            "QueueUrl"
+        ],
     )
 
 

@@ -12,11 +12,13 @@ stream's identity, and positions of another stream stop the mapping with Checkpo
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,6 +115,10 @@ class Checkpoints:
 
     File: `{"stream": {stream_arn, created, shards}, "positions": {shard: sequence}}` (a flat
     `{shard: sequence}` file from before the stamp is read as positions without one).
+
+    Several processes may share the file, each advancing its own shards (`ShardProcesses`):
+    every change re-reads the file under an exclusive lock (`flock` on a `.lock` file beside it)
+    and replaces only the position it sets, so no writer puts back another's older position.
     """
 
     def __init__(self, path: Path) -> None:
@@ -122,6 +128,21 @@ class Checkpoints:
         self._data: dict[str, str] = {}
         if path.is_file():
             self._stream, self._data = self._parse(json.loads(path.read_text()))
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """This thread and no other process changes the file meanwhile; the saved state is
+        read back first."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, self.path.with_suffix(".lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if self.path.is_file():
+                    stream, self._data = self._parse(json.loads(self.path.read_text()))
+                    self._stream = self._stream or stream
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @staticmethod
     def _parse(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
@@ -161,16 +182,12 @@ class Checkpoints:
                 + ". Resuming would skip or replay records: move the file away to start from "
                 "the oldest record (TRIM_HORIZON), or restore the matching stream."
             )
-        with self._lock:
+        with self._exclusive():
             self._stream = current
             self._write()
 
     def set(self, shard_id: str, sequence_number: str) -> None:
-        with self._lock:
-            if self.path.is_file():  # keep other writers' shards
-                stream, saved = self._parse(json.loads(self.path.read_text()))
-                self._stream = self._stream or stream
-                self._data = {**saved, **self._data}
+        with self._exclusive():
             self._data[shard_id] = sequence_number
             self._write()
 
@@ -382,6 +399,15 @@ class EventSourceMapping:
     def records(self) -> int:
         return sum(p.stats.records for p in self.pollers)
 
+    def stats(self) -> PollerStats:
+        """The pollers' figures, summed."""
+        return PollerStats(
+            batches=sum(p.stats.batches for p in self.pollers),
+            records=self.records,
+            retries=sum(p.stats.retries for p in self.pollers),
+            failed_batches=sum(p.stats.failed_batches for p in self.pollers),
+        )
+
     @classmethod
     def for_stream(
         cls,
@@ -393,13 +419,16 @@ class EventSourceMapping:
         config: MappingConfig,
         checkpoints: Checkpoints,
         region: str = "us-east-1",
+        shards: Sequence[str] | None = None,
     ) -> EventSourceMapping:
-        """A poller for every shard of the stream, sharing one checkpoint file.
+        """A poller for every shard of the stream (or for `shards` of them), sharing one
+        checkpoint file.
 
         Raises CheckpointMismatch when the file's positions belong to another stream.
         """
         checkpoints.bind(StreamIdentity.of(kinesis, stream_name), kinesis, stream_name)
-        arn, shards = shard_ids(kinesis, stream_name)
+        arn, listed = shard_ids(kinesis, stream_name)
+        shards = listed if shards is None else [s for s in listed if s in set(shards)]
         return cls(
             [
                 ShardPoller(
