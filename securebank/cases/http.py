@@ -64,6 +64,15 @@ def summary(case: Any) -> dict[str, Any]:
     }
 
 
+def allowed_method(route: str) -> str | None:
+    """The one method a route of these answers (for 405 and its Allow header); None: no route."""
+    if route == "/cases" or _CASE.match(route):
+        return "GET"
+    if route == "/outcomes" or _ACTION.match(route):
+        return "POST"
+    return None
+
+
 def who(key: ApiKey) -> str:
     try:
         return check_name(key.name)
@@ -79,6 +88,11 @@ def handle(
         return 403, {"message": "this API key lacks the analyst scope"}
     parts = urlsplit(path)
     route = parts.path
+    allowed = allowed_method(route)
+    if allowed is None:
+        return 404, {"message": "not found"}
+    if method != allowed:
+        return 405, {"message": f"{method} is not allowed here; {allowed} is"}
     try:
         if method == "GET" and route == "/cases":
             query = parse_qs(parts.query)
@@ -92,8 +106,6 @@ def handle(
             return 200, {"cases": [summary(c) for c in operations.cases.list(wanted, limit)]}
         if method == "GET" and (match := _CASE.match(route)):
             return 200, operations.cases.get(unquote(match.group(1))).as_dict()
-        if method != "POST":
-            return 405, {"message": f"{method} is not allowed here"}
         document = _json(body)
         if document is None:
             return 400, {"message": "body must be a JSON object"}
@@ -182,5 +194,7 @@ def serve(handler: Any, method: str) -> int:
     except Exception as error:
         log.error("case route failed: %s", type(error).__name__)  # no request data in the log
         status, document = 500, {"message": "internal error"}
+    if status == 405:
+        headers = {"Allow": allowed_method(urlsplit(handler.path).path) or ""}
     handler._send(status, document, headers)
     return status

@@ -536,3 +536,28 @@ def test_a_name_or_id_with_a_trailing_newline_is_refused(api):
     assert status == 400 and body["message"].startswith("assignee must be")
     assert call(f"{url}/cases/t-1%0A", analyst_key)[0] == 400
     assert operations.cases.get("t-1").assignee is None
+
+
+def test_a_route_asked_with_the_other_method_is_405_with_allow_and_no_route_is_404(api):
+    import requests
+
+    url, _, analyst_key, _ = api
+    headers = {"x-api-key": analyst_key}
+    for method, path, allow in (
+        ("POST", "/cases", "GET"),
+        ("POST", "/cases/t-1", "GET"),
+        ("GET", "/cases/t-1/assign", "POST"),
+        ("GET", "/cases/t-1/outcome", "POST"),
+        ("GET", "/outcomes", "POST"),
+    ):
+        response = requests.request(method, f"{url}{path}", headers=headers, timeout=10)
+        assert (response.status_code, response.headers.get("Allow")) == (405, allow), path
+    for method, path in (
+        ("GET", "/cases/t-1/close"),
+        ("POST", "/cases/t-1/close"),
+        ("GET", "/cases/"),
+    ):
+        response = requests.request(
+            method, f"{url}{path}", data=b"[1]", headers=headers, timeout=10
+        )
+        assert (response.status_code, response.json()) == (404, {"message": "not found"}), path
