@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 import yaml
@@ -335,6 +336,16 @@ def test_the_spec_names_exactly_the_routes_the_server_serves(api, tmp_path):
             if status not in (405, 501) and body != {"message": "not found"}:
                 served.add((method, template))
     assert served == documented_routes(spec)
+    for method, path in served:  # the key each route needs (what 403 means is tested below)
+        operation = spec["paths"][path][method.lower()]
+        scope = "analyst" if http.owns(path) else "ingest" if path == "/transactions" else None
+        assert operation.get("x-required-scope") == scope, (method, path)
+        assert operation.get("security") == (
+            [{"analystKey": []}] if scope == "analyst" else [] if scope is None else None
+        ), (method, path)
+    assert spec["security"] == [{"apiKey": []}]
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["analystKey"] == {**schemes["apiKey"], "description": ANY}
     assert {route for route in served if http.owns(route[1])} == {
         ("GET", "/cases"),
         ("GET", "/cases/{id}"),
