@@ -4,15 +4,21 @@
 /cases/{id}`, `POST /cases/{id}/assign` `{"to": NAME}`, `POST /cases/{id}/outcome` `{"outcome":
 "fraud"|"legit"|"unknown", "note": TEXT}`, `POST /outcomes` `{"outcomes": [{transaction_id,
 reported_at, is_fraud?, source?}]}`. Every route needs an API key with the `analyst` scope (an
-ingest key gets 403); the key's name is who the audit trail records.
+ingest key gets 403); the key's name is who the audit trail records. docs/openapi.yaml describes
+every status these routes answer (tests/ops/test_http.py holds it to them): the id in the path is
+percent-decoded; a POST body is framed by Content-Length only (chunked 411, a malformed length
+400, over `MAX_BODY_BYTES` 413, each closing the connection); a failing store is 503.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from securebank.cases.model import CaseConflict, CaseError, CaseStatus, check_name
 from securebank.cases.service import Operations
@@ -22,6 +28,7 @@ from securebank.ingest.keys import ApiKey
 MAX_BODY_BYTES = 1024 * 1024
 MAX_OUTCOMES = 5000
 SCOPE = "analyst"
+log = logging.getLogger("securebank.cases")
 _CASE = re.compile(r"^/cases/([^/]+)$")
 _ACTION = re.compile(r"^/cases/([^/]+)/(outcome|assign)$")
 
@@ -57,6 +64,15 @@ def summary(case: Any) -> dict[str, Any]:
     }
 
 
+def allowed_method(route: str) -> str | None:
+    """The one method a route of these answers (for 405 and its Allow header); None: no route."""
+    if route == "/cases" or _CASE.match(route):
+        return "GET"
+    if route == "/outcomes" or _ACTION.match(route):
+        return "POST"
+    return None
+
+
 def who(key: ApiKey) -> str:
     try:
         return check_name(key.name)
@@ -72,10 +88,16 @@ def handle(
         return 403, {"message": "this API key lacks the analyst scope"}
     parts = urlsplit(path)
     route = parts.path
+    allowed = allowed_method(route)
+    if allowed is None:
+        return 404, {"message": "not found"}
+    if method != allowed:
+        return 405, {"message": f"{method} is not allowed here; {allowed} is"}
     try:
         if method == "GET" and route == "/cases":
             query = parse_qs(parts.query)
-            statuses = query.get("status", ["open,assigned"])[0].split(",")
+            # Each status once, in the order asked: `open,open` must not list every case twice.
+            statuses = dict.fromkeys(query.get("status", ["open,assigned"])[0].split(","))
             try:
                 wanted = tuple(CaseStatus(s) for s in statuses)
                 limit = min(max(int(query.get("limit", ["100"])[0]), 1), 1000)
@@ -83,14 +105,12 @@ def handle(
                 return 400, {"message": "status must be open, assigned or resolved; limit 1-1000"}
             return 200, {"cases": [summary(c) for c in operations.cases.list(wanted, limit)]}
         if method == "GET" and (match := _CASE.match(route)):
-            return 200, operations.cases.get(match.group(1)).as_dict()
-        if method != "POST":
-            return 405, {"message": f"{method} is not allowed here"}
+            return 200, operations.cases.get(unquote(match.group(1))).as_dict()
         document = _json(body)
         if document is None:
             return 400, {"message": "body must be a JSON object"}
         if match := _ACTION.match(route):
-            case_id, action = match.groups()
+            case_id, action = unquote(match.group(1)), match.group(2)
             if action == "assign":
                 case = operations.assign(case_id, str(document.get("to", "")), who(key))
             else:
@@ -123,6 +143,22 @@ def _json(body: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
+def _refuse_framing(headers: Any) -> tuple[int, dict[str, Any]] | None:
+    """The answer to a POST whose body the server will not read, or None.
+
+    Only a plain decimal Content-Length within the limit frames a body here: a chunked body (411)
+    or a length such as `+5` or `1_0` (400) is one the request reader (reader.py) does not wait
+    for, so reading it would take the next request's bytes. No Content-Length is an empty body."""
+    if headers.get("Transfer-Encoding"):
+        return 411, {"message": "Content-Length is required (no chunked bodies)"}
+    value = (headers.get("Content-Length") or "0").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return 400, {"message": "Content-Length must be a decimal number of bytes"}
+    if int(value) > MAX_BODY_BYTES:
+        return 413, {"message": f"body must be at most {MAX_BODY_BYTES} bytes"}
+    return None
+
+
 def serve(handler: Any, method: str) -> int:
     """Authenticate, read the body, answer; for the API server's handler. Returns the status."""
     presented = handler.headers.get("x-api-key")
@@ -136,16 +172,29 @@ def serve(handler: Any, method: str) -> int:
         handler._send(403, {"message": "invalid API key"})
         return 403
     body = b""
-    if method == "POST":
-        try:
-            length = int(handler.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
+    if method != "POST":
+        handler._skip_body()  # a GET's body is not the connection's next request either
+    else:
+        refusal = _refuse_framing(handler.headers)
+        if refusal is not None:
+            # The body is not read: close, or its bytes would be taken for the next request.
             handler.close_connection = True
-            handler._send(413, {"message": f"body must be at most {MAX_BODY_BYTES} bytes"})
-            return 413
-        body = handler.rfile.read(length)
-    status, document = handle(handler.server.operations, method, handler.path, key, body)
-    handler._send(status, document)
+            handler._send(*refusal)
+            return refusal[0]
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+    headers = None
+    try:
+        status, document = handle(handler.server.operations, method, handler.path, key, body)
+    except (BotoCoreError, ClientError) as error:
+        # A store (DynamoDB, S3) failed: answer so, rather than drop the connection unanswered.
+        # A resolve or an outcome row is safe to send again (repeats are recorded once).
+        log.warning("case route: store failed: %s", type(error).__name__)
+        status, document = 503, {"message": "a store is unavailable; try again"}
+        headers = {"Retry-After": "1"}
+    except Exception as error:
+        log.error("case route failed: %s", type(error).__name__)  # no request data in the log
+        status, document = 500, {"message": "internal error"}
+    if status == 405:
+        headers = {"Allow": allowed_method(urlsplit(handler.path).path) or ""}
+    handler._send(status, document, headers)
     return status

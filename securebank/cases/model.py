@@ -41,8 +41,9 @@ class InvalidAlert(ValueError):
     """An alert message that cannot become a case."""
 
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\- ]{0,63}$")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
+#: `\Z`, not `$`: `$` also matches before a final newline, which would let "bob\n" through.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@\- ]{0,63}\Z")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}\Z")
 MAX_NOTE = 2000
 #: Bounds on what an alert may put into a case (a DynamoDB item holds at most 400 KB).
 MAX_REASONS = 10

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from securebank.cases.model import Case, CaseError, CaseStatus, check_case_id
+from securebank.cases.model import Case, CaseConflict, CaseError, CaseStatus, check_case_id
 from securebank.ddb import VersionConflict, from_item, get, put_versioned
 from securebank.resources import CASES_BY_STATUS_INDEX
 
@@ -71,7 +71,8 @@ class CaseStore:
             except VersionConflict:
                 continue
             return stored
-        raise CaseError(f"case {case_id} keeps changing; try again")
+        # A conflict (HTTP 409), not a bad request: the same request can succeed when retried.
+        raise CaseConflict(f"case {case_id} keeps changing; try again")
 
     def list(self, statuses: tuple[CaseStatus, ...], limit: int = 100) -> list[Case]:
         """Cases in the given statuses, oldest first within each status, at most `limit`."""

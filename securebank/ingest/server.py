@@ -249,6 +249,10 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            # Say so: a client that pools connections would otherwise send its next request on
+            # this one and find it closed.
+            self.send_header("Connection", "close")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -267,6 +271,7 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self._operations("GET"):
             return
+        self._skip_body()  # a body sent with a GET is not the connection's next request
         if self.path == "/health":
             self._send(200, {"status": "ok"})
         else:

@@ -175,3 +175,24 @@ def test_openapi_terraform_and_contract_describe_the_same_transaction():
     assert set(properties_tf) == contract_fields
     assert set(re.findall(r'"(\w+)"', required_tf)) == contract_fields - optional
     assert schema["additionalProperties"] is False and "additionalProperties = false" in api_tf
+
+
+def test_the_openapi_document_is_valid_openapi_3_0():
+    """A flow mapping with an unquoted comma still parses as YAML (into a nonsense key): only a
+    validator of the OpenAPI schema itself catches it."""
+    from pathlib import Path
+
+    import yaml
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    document = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text()
+    )
+    validate(document)
+    broken = yaml.safe_load(
+        "{openapi: 3.0.3, info: {title: t, version: '1'}, paths: {/x: {get: {responses: "
+        "{'200': {description: ok, but a comma}}}}}}"
+    )
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken)

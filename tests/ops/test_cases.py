@@ -10,6 +10,7 @@ import pytest
 
 from securebank.cases.alerts import AlertQueueConsumer, AlertReport
 from securebank.cases.model import (
+    CaseConflict,
     CaseError,
     CaseStatus,
     InvalidAlert,
@@ -18,7 +19,7 @@ from securebank.cases.model import (
     case_from_alert,
     resolve,
 )
-from securebank.cases.store import CaseNotFound, CaseStore
+from securebank.cases.store import UPDATE_ATTEMPTS, CaseNotFound, CaseStore
 from tests.ops.helpers import alert, alert_json
 
 T0, T1, T2 = "2026-09-01T10:00:01Z", "2026-09-01T10:05:00Z", "2026-09-01T11:00:00Z"
@@ -149,3 +150,19 @@ def test_an_oversized_alert_still_makes_a_bounded_case(aws):
     assert store.create(case) is True
     with pytest.raises(InvalidAlert, match="not numbers"):
         case_from_alert(alert("t-2", feature_names=["a"], features=["high"]), T0)
+
+
+def test_a_case_that_keeps_changing_is_a_conflict_to_retry_not_a_bad_request(aws):
+    """Every attempt loses to a concurrent writer: the update gives up with CaseConflict (HTTP
+    409, "try again"), not a plain CaseError (HTTP 400, which says the request itself is wrong)."""
+    store = CaseStore(aws.client("dynamodb"), aws.names.cases_table)
+    other = CaseStore(aws.client("dynamodb"), aws.names.cases_table)
+    store.create(case_from_alert(alert_json("t-1"), T0))
+
+    def change(case):
+        other.update("t-1", lambda c: assign(c, f"analyst{c.version}", "lead", T1))
+        return assign(case, "alice", "lead", T2)
+
+    with pytest.raises(CaseConflict, match="keeps changing"):
+        store.update("t-1", change)
+    assert store.get("t-1").version == UPDATE_ATTEMPTS
