@@ -101,7 +101,7 @@ def _measure(dynamodb, server: int, n: int) -> dict[str, float]:
             }
         )
 
-    per_item(conditional, 50, 1, 1)  # warm the connection and the table
+    per_item(conditional, 500, 4, 1)  # warm the connection, the table and node's JIT
     one = per_item(conditional, n, 1, 1)
     sixteen = per_item(conditional, n, 16, 1)
     batched = per_item(batch, max(n // 25, 1), 1, 25)
