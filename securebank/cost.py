@@ -96,19 +96,19 @@ class Usage:
 #: DynamoDB, S3, SNS and SQS counts per transaction do not depend on the machine; Lambda's batch
 #: size and duration do (a slow machine makes fewer, longer batches), see `monthly_cost`.
 MEASURED = Usage(
-    dynamodb_read_units=1.596,
-    dynamodb_write_units=7.185,
-    dynamodb_calls=3.164,
+    dynamodb_read_units=2.205,
+    dynamodb_write_units=7.205,
+    dynamodb_calls=3.236,
     record_bytes=334.8,
-    lambda_invocations=0.18663,
-    lambda_ms_per_invocation=56.1,
-    s3_puts=0.18663,
+    lambda_invocations=0.24870,
+    lambda_ms_per_invocation=29.5,
+    s3_puts=0.24870,
     lake_bytes=1177.3,
-    sns_requests=0.00719,
-    sqs_requests=0.0,
-    log_bytes=121.1,
-    measured="benchmarks/stream.py, 60 s at 167 tx/s, 2 shards, local stack (DynamoDB on "
-    "dynalite), 2026-11-26",
+    sns_requests=0.00729,
+    sqs_requests=0.0002,
+    log_bytes=282.8,
+    measured="benchmarks/stream.py, 60 s at 167 tx/s, 2 shards, one scorer process per shard, "
+    "local stack (DynamoDB on dynalite), 2026-11-26",
 )
 
 
