@@ -20,6 +20,7 @@ import io
 import multiprocessing
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -96,6 +97,11 @@ class ShardProcesses:
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self._processes if p.pid is not None]
+
+    @property
+    def exitcodes(self) -> list[int | None]:
+        """Each worker's exit code (None: still running or never started)."""
+        return [p.exitcode for p in self._processes]
 
     def start(self) -> None:
         """Start every worker and wait until each polls (or one fails: WorkerFailed)."""
@@ -208,6 +214,8 @@ def _work(
     its parent is gone (killed: nobody would stop it, and a restarted runner would start
     workers of its own); the batch in hand is finished and checkpointed first."""
     parent = os.getppid()
+    # Ctrl-C reaches the whole process group: the runner stops the workers, each after its batch
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if plan.output is not None:
         output = os.open(plan.output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         sys.stdout = WholeLines(output)

@@ -183,7 +183,11 @@ def run_workers_until_killed(settings_json, checkpoints):
     workers = ShardProcesses(plan, shard_groups(shards, 2))
     workers.start()
     print(json.dumps(workers.pids), flush=True)
-    time.sleep(600)
+    try:
+        time.sleep(600)
+    except KeyboardInterrupt:  # Ctrl-C: stop the workers, each after its batch
+        workers.close()
+        print(json.dumps(workers.exitcodes), flush=True)
 
 
 def _kinesis(settings):
@@ -215,4 +219,30 @@ def test_workers_stop_by_themselves_when_their_runner_is_killed(stream_env, tmp_
     deadline = time.monotonic() + 20
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_ctrl_c_stops_the_workers_through_their_runner(stream_env, tmp_path):
+    settings, aws = stream_env
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tests.scorer.test_shard_processes import run_workers_until_killed;"
+            " run_workers_until_killed(sys.argv[1], sys.argv[2])",
+            _worker_settings(settings, aws).model_dump_json(),
+            str(tmp_path / "checkpoints.json"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        pids = json.loads(runner.stdout.readline())
+        os.killpg(runner.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+        exitcodes = json.loads(runner.stdout.readline())
+    finally:
+        runner.kill()
+        runner.wait()
+    assert exitcodes == [0, 0]  # stopped by their runner, not by the interrupt
     assert not any(_alive(pid) for pid in pids)
