@@ -173,6 +173,8 @@ def run_command(
             with Live(live_table(view, 0, 0), console=errors, refresh_per_second=2) as live:
                 while True:
                     time.sleep(0.5)
+                    for revived in _revive(mapping):
+                        errors.print(f"warning: shard process {revived} died; started again")
                     view.read()
                     now = time.monotonic()
                     records = mapping.records
@@ -192,6 +194,18 @@ def run_command(
         f"processed {stats.records:,} records in {stats.batches:,} batches; "
         f"{stats.retries} retries, {stats.failed_batches} batches to the on-failure queue"
     )
+
+
+def _revive(mapping) -> list[str]:
+    """Shard processes that died (kill -9, a crash) started again; none for shard threads."""
+    from securebank.local.shard_processes import ShardProcesses, WorkerFailed
+
+    if not isinstance(mapping, ShardProcesses):
+        return []
+    try:
+        return mapping.revive()
+    except WorkerFailed as error:
+        raise UserError(f"a shard process died and could not start again: {error}") from error
 
 
 def scorer_handler(config: Settings) -> Handler:

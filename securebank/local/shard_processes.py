@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import queue
 import signal
 import sys
 import threading
@@ -81,18 +80,25 @@ class ShardProcesses:
         self.groups = [list(g) for g in groups]
         self.start_timeout_s = start_timeout_s
         self._context = multiprocessing.get_context("spawn")
-        self._stop = self._context.Event()
+        # Only lock-free shared memory and one pipe per worker: a worker killed with SIGKILL
+        # while holding a multiprocessing lock (an Event's, a Queue's) would hang the others.
+        self._stopping = self._context.Value("b", 0, lock=False)
         self._figures = self._context.Array("q", _FIGURES * len(self.groups), lock=False)
-        self._ready: Any = self._context.Queue()
-        self._processes = [
-            self._context.Process(
-                target=_work,
-                args=(plan, index, group, self._stop, self._figures, self._ready),
-                name=f"shards-{'-'.join(group)}",
-                daemon=True,
-            )
-            for index, group in enumerate(self.groups)
-        ]
+        #: Figures of workers that died and were started again, kept so that totals only grow.
+        self._carried = [0] * (_FIGURES * len(self.groups))
+        self._readers: list[Any] = [None] * len(self.groups)
+        self._processes = [self._process(index) for index in range(len(self.groups))]
+
+    def _process(self, index: int) -> Any:
+        reader, writer = self._context.Pipe(duplex=False)
+        self._readers[index] = reader
+        group = self.groups[index]
+        return self._context.Process(
+            target=_work,
+            args=(self.plan, index, group, self._stopping, self._figures, writer),
+            name=f"shards-{'-'.join(group)}",
+            daemon=True,
+        )
 
     @property
     def pids(self) -> list[int]:
@@ -107,26 +113,58 @@ class ShardProcesses:
         """Start every worker and wait until each polls (or one fails: WorkerFailed)."""
         for process in self._processes:
             process.start()
-        waiting = len(self._processes)
+        self._await_ready(list(range(len(self._processes))))
+
+    def _await_ready(self, indices: list[int]) -> None:
+        waiting = set(indices)
         deadline = time.monotonic() + self.start_timeout_s
         problem = None
         while waiting and problem is None:
-            try:
-                _, problem = self._ready.get(timeout=0.2)
-                waiting -= 1
-            except queue.Empty:
-                dead = [p for p in self._processes if p.exitcode is not None]
-                if dead:
-                    problem = f"shard process {dead[0].name} exited with code {dead[0].exitcode}"
-                elif time.monotonic() > deadline:
-                    problem = f"a shard process did not start within {self.start_timeout_s:g} s"
+            for index in sorted(waiting):
+                reader, process = self._readers[index], self._processes[index]
+                if reader.poll(0.1):
+                    try:
+                        problem = reader.recv()
+                    except EOFError:  # it died before saying anything
+                        problem = f"shard process {process.name} exited with {process.exitcode}"
+                    waiting.discard(index)
+                elif process.exitcode is not None:
+                    problem = f"shard process {process.name} exited with {process.exitcode}"
+                if problem is not None:
+                    break
+            if problem is None and waiting and time.monotonic() > deadline:
+                problem = f"a shard process did not start within {self.start_timeout_s:g} s"
         if problem is not None:
             self.close(timeout=10.0)
             raise WorkerFailed(problem)
 
+    def revive(self) -> list[str]:
+        """Start again each worker that died while the others run (a kill -9, a crash), as
+        Lambda retries a shard's batch in a new container: it resumes after the last batch it
+        checkpointed, and redoing the batch in hand is idempotent. Returns their names and
+        exit codes; WorkerFailed if one cannot start again."""
+        if self._stopping.value:
+            return []
+        revived: list[str] = []
+        started: list[int] = []
+        for index, process in enumerate(self._processes):
+            if process.exitcode is None:
+                continue
+            base = index * _FIGURES
+            for k in range(_FIGURES):
+                self._carried[base + k] += self._figures[base + k]
+                self._figures[base + k] = 0
+            revived.append(f"{process.name} (exit code {process.exitcode})")
+            self._processes[index] = self._process(index)
+            self._processes[index].start()
+            started.append(index)
+        if revived:
+            self._await_ready(started)
+        return revived
+
     def close(self, timeout: float = 30.0) -> None:
         """Ask every worker to finish its batch and stop; kill one that does not in time."""
-        self._stop.set()
+        self._stopping.value = 1
         for process in self._processes:
             if process.pid is None:
                 continue
@@ -140,7 +178,9 @@ class ShardProcesses:
         totals = [0] * _FIGURES
         for index in range(len(self.groups)):
             for k in range(_FIGURES):
-                totals[k] += self._figures[index * _FIGURES + k]
+                totals[k] += (
+                    self._figures[index * _FIGURES + k] + self._carried[index * _FIGURES + k]
+                )
         return PollerStats(
             records=totals[0], batches=totals[1], retries=totals[2], failed_batches=totals[3]
         )
@@ -206,7 +246,7 @@ def _work(
     plan: WorkerPlan,
     index: int,
     shards: list[str],
-    stop: Any,
+    stopping: Any,
     figures: Any,
     ready: Any,
 ) -> None:
@@ -235,14 +275,16 @@ def _work(
             shards=shards,
         )
     except Exception as error:
-        ready.put((index, str(error) or type(error).__name__))
+        ready.send(str(error) or type(error).__name__)
         return
-    ready.put((index, None))
+    ready.send(None)
     mapping.start()
-    while not stop.wait(_PUBLISH_S) and os.getppid() == parent:
+    while not stopping.value and os.getppid() == parent:
         _publish(mapping.stats(), figures, index)
+        time.sleep(_PUBLISH_S)
     mapping.close()
     _publish(mapping.stats(), figures, index)
     if plan.finish is not None:
         plan.finish()
-    sys.stdout.close()
+    if plan.output is not None:
+        sys.stdout.close()  # what is left of a last line without its newline

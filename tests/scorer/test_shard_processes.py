@@ -246,3 +246,40 @@ def test_ctrl_c_stops_the_workers_through_their_runner(stream_env, tmp_path):
         runner.wait()
     assert exitcodes == [0, 0]  # stopped by their runner, not by the interrupt
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_a_worker_killed_while_the_others_run_is_started_again_and_loses_nothing(
+    stream_env, trained, tmp_path
+):
+    settings, aws = stream_env
+    kinesis = aws.client("kinesis")
+    _, shards = shard_ids(kinesis, aws.names.stream)
+    rows = stream_rows(trained, 400)
+    send(kinesis, aws.names.stream, [(r["card_id"], contract_json(r)) for r in rows], 100_000)
+    plan = WorkerPlan(
+        settings=_worker_settings(settings, aws),
+        handler_factory=scorer_without_endpoint,
+        mapping=MappingConfig(batch_size=20, batching_window_s=0.01),
+        checkpoints=tmp_path / "checkpoints.json",
+    )
+    workers = ShardProcesses(plan, shard_groups(shards, 2))
+    workers.start()
+    try:
+        first = workers.pids
+        os.kill(first[0], signal.SIGKILL)  # mid-batch, or before its first
+        deadline = time.monotonic() + 30
+        revived = []
+        while not revived and time.monotonic() < deadline:
+            time.sleep(0.1)
+            revived = workers.revive()
+        deadline = time.monotonic() + 200
+        while len(decisions(aws)) < 400 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            assert workers.revive() == []  # the replacement lives
+    finally:
+        workers.close()
+    assert len(revived) == 1 and "exit code -9" in revived[0]
+    assert workers.pids[0] != first[0] and workers.pids[1] == first[1]
+    made = [d["transaction_id"] for d in decisions(aws)]
+    assert sorted(made) == sorted(r["transaction_id"] for r in rows)
+    assert workers.records >= 400  # the killed worker's batch in hand may be redone
