@@ -196,9 +196,9 @@ def _kinesis(settings):
     return connect(settings, provision=False).client("kinesis")
 
 
-def test_workers_stop_by_themselves_when_their_runner_is_killed(stream_env, tmp_path):
-    settings, aws = stream_env
-    runner = subprocess.Popen(
+def _runner(settings, aws, tmp_path, **popen):
+    """`run_workers_until_killed` in a process of its own, its output readable line by line."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-c",
@@ -209,7 +209,13 @@ def test_workers_stop_by_themselves_when_their_runner_is_killed(stream_env, tmp_
         ],
         stdout=subprocess.PIPE,
         text=True,
+        **popen,
     )
+
+
+def test_workers_stop_by_themselves_when_their_runner_is_killed(stream_env, tmp_path):
+    settings, aws = stream_env
+    runner = _runner(settings, aws, tmp_path)
     try:
         pids = json.loads(runner.stdout.readline())
         assert len(pids) == 2 and all(_alive(pid) for pid in pids)
@@ -224,19 +230,7 @@ def test_workers_stop_by_themselves_when_their_runner_is_killed(stream_env, tmp_
 
 def test_ctrl_c_stops_the_workers_through_their_runner(stream_env, tmp_path):
     settings, aws = stream_env
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from tests.scorer.test_shard_processes import run_workers_until_killed;"
-            " run_workers_until_killed(sys.argv[1], sys.argv[2])",
-            _worker_settings(settings, aws).model_dump_json(),
-            str(tmp_path / "checkpoints.json"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    runner = _runner(settings, aws, tmp_path, start_new_session=True)
     try:
         pids = json.loads(runner.stdout.readline())
         os.killpg(runner.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
