@@ -197,10 +197,13 @@ def run_command(
 
 
 def _revive(mapping) -> list[str]:
-    """Shard processes that died (kill -9, a crash) started again; none for shard threads."""
+    """Shard processes that died (kill -9, a crash, a poller's error) started again. Shard
+    threads are not: a poller thread that stopped on an error ends the run with it."""
     from securebank.local.shard_processes import ShardProcesses, WorkerFailed
 
     if not isinstance(mapping, ShardProcesses):
+        if failed := mapping.failed():
+            raise UserError(f"the poller of {', '.join(failed)} stopped on an error (above)")
         return []
     try:
         return mapping.revive()

@@ -395,6 +395,13 @@ class EventSourceMapping:
         for thread in self._threads:
             thread.join(timeout)
 
+    def failed(self) -> list[str]:
+        """Shards whose poller stopped on its own (an exception, printed by the thread): their
+        records wait until a mapping polls them again."""
+        if self.stop.is_set():
+            return []
+        return [t.name for t in self._threads if t.ident is not None and not t.is_alive()]
+
     @property
     def records(self) -> int:
         return sum(p.stats.records for p in self.pollers)

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 #: Per worker in the shared counters: records, batches, retries, failed batches.
 _FIGURES = 4
+#: A worker's exit code when one of its pollers stopped on an error.
+_POLLER_FAILED = 3
 #: How often a worker publishes its figures and looks for the stop signal (seconds).
 _PUBLISH_S = 0.1
 
@@ -279,12 +281,16 @@ def _work(
         return
     ready.send(None)
     mapping.start()
-    while not stopping.value and os.getppid() == parent:
+    failed: list[str] = []
+    while not stopping.value and os.getppid() == parent and not failed:
         _publish(mapping.stats(), figures, index)
         time.sleep(_PUBLISH_S)
+        failed = mapping.failed()
     mapping.close()
     _publish(mapping.stats(), figures, index)
     if plan.finish is not None:
         plan.finish()
     if plan.output is not None:
         sys.stdout.close()  # what is left of a last line without its newline
+    if failed:  # the runner starts this worker again (`ShardProcesses.revive`)
+        sys.exit(_POLLER_FAILED)

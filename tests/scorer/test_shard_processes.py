@@ -277,3 +277,26 @@ def test_a_worker_killed_while_the_others_run_is_started_again_and_loses_nothing
     made = [d["transaction_id"] for d in decisions(aws)]
     assert sorted(made) == sorted(r["transaction_id"] for r in rows)
     assert workers.records >= 400  # the killed worker's batch in hand may be redone
+
+
+def test_a_worker_whose_poller_fails_is_started_again_and_its_failure_told(stream_env, tmp_path):
+    settings, aws = stream_env
+    kinesis = aws.client("kinesis")
+    _, shards = shard_ids(kinesis, aws.names.stream)
+    plan = WorkerPlan(
+        settings=_worker_settings(settings, aws),
+        handler_factory=idle_handler,
+        mapping=MappingConfig(poll_interval_s=0.01),
+        checkpoints=tmp_path / "checkpoints.json",
+    )
+    workers = ShardProcesses(plan, shard_groups(shards, 2), start_timeout_s=30)
+    workers.start()
+    try:
+        kinesis.delete_stream(StreamName=aws.names.stream)  # every get_records now fails
+        deadline = time.monotonic() + 60
+        with pytest.raises(WorkerFailed, match=aws.names.stream):
+            while time.monotonic() < deadline:
+                workers.revive()  # the restarted worker cannot find the stream: told, loudly
+                time.sleep(0.1)
+    finally:
+        workers.close()
