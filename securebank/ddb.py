@@ -10,9 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
+#: What a store call (DynamoDB, S3) raises when the service fails or refuses: callers above the
+#: adapters catch these without importing botocore themselves.
+STORE_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
 
 
 class VersionConflict(RuntimeError):

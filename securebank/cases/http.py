@@ -18,11 +18,10 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from securebank.cases.model import CaseConflict, CaseError, CaseStatus, check_name
 from securebank.cases.service import Operations
 from securebank.cases.store import CaseNotFound
+from securebank.ddb import STORE_ERRORS
 from securebank.ingest.keys import ApiKey
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -185,7 +184,7 @@ def serve(handler: Any, method: str) -> int:
     headers = None
     try:
         status, document = handle(handler.server.operations, method, handler.path, key, body)
-    except (BotoCoreError, ClientError) as error:
+    except STORE_ERRORS as error:
         # A store (DynamoDB, S3) failed: answer so, rather than drop the connection unanswered.
         # A resolve or an outcome row is safe to send again (repeats are recorded once).
         log.warning("case route: store failed: %s", type(error).__name__)

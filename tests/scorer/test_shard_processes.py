@@ -181,9 +181,11 @@ def run_workers_until_killed(settings_json, checkpoints):
         checkpoints=Path(checkpoints),
     )
     workers = ShardProcesses(plan, shard_groups(shards, 2))
+    # a runner started in the background of a shell inherits SIGINT ignored: take it back
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     workers.start()
-    print(json.dumps(workers.pids), flush=True)
     try:
+        print(json.dumps(workers.pids), flush=True)
         time.sleep(600)
     except KeyboardInterrupt:  # Ctrl-C: stop the workers, each after its batch
         workers.close()

@@ -210,9 +210,14 @@ def test_local_stack_creates_the_same_resources_as_terraform(config, aws):
         declared_index["range_key"],
     ]
 
-    topics = {t["TopicArn"].rsplit(":", 1)[1] for t in aws.client("sns").list_topics()["Topics"]}
+    topics = {  # every page: the session's other tests have made many topics
+        t["TopicArn"].rsplit(":", 1)[1]
+        for page in aws.client("sns").get_paginator("list_topics").paginate()
+        for t in page["Topics"]
+    }
     assert local["alerts_topic"] in topics
-    queues = {u.rsplit("/", 1)[1] for u in aws.client("sqs").list_queues()["QueueUrls"]}
+    listed = aws.client("sqs").list_queues(QueueNamePrefix=f"{names.prefix}-{names.environment}-")
+    queues = {u.rsplit("/", 1)[1] for u in listed.get("QueueUrls", [])}
     for queue in ("alerts_queue", "dead_letter_queue", "stream_failure_queue"):
         assert local[queue] in queues
 
