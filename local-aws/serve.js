@@ -14,6 +14,18 @@ const options = { path: argv.path, createTableMs: 0, deleteTableMs: 0, updateTab
   createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0,
   // every test session makes a stream of 2 shards per test: far above AWS's default of 500
   shardLimit: 100000 }
+// dynalite and kinesalite throw from a request's 'error' event, so a client that dies in the middle
+// of sending a request (a scorer or producer killed with kill -9) took the whole server down. Such a
+// request was never processed (its body never arrived whole): it is dropped and the server goes
+// on. Any other uncaught error still ends the process.
+process.on('uncaughtException', (err) => {
+  if (err && (err.code === 'ECONNRESET' || err.message === 'aborted')) {
+    console.error(`a client closed its connection mid-request (${err.code || err.message}): dropped`)
+    return
+  }
+  console.error(err)
+  process.exit(1)
+})
 const server = require(factories[service])(options)
 server.listen(Number(argv.port), '127.0.0.1', () => {
   const address = server.address()

@@ -298,3 +298,68 @@ def test_no_acknowledged_record_is_lost_with_8_concurrent_producers(aws):
             iterator = response.get("NextShardIterator")
     assert len(seen) == producers * each
     assert set(seen) == {f"{i}:{n}" for i in range(producers) for n in range(each)}
+
+
+@pytest.mark.parametrize(
+    ("service", "target", "json_version"),
+    [
+        ("dynamodb", "DynamoDB_20120810.ListTables", "1.0"),
+        ("kinesis", "Kinesis_20131202.ListStreams", "1.1"),
+    ],
+)
+def test_a_client_killed_mid_request_does_not_take_the_server_down(
+    service, target, json_version, tmp_path
+):
+    """dynalite and kinesalite threw on an aborted request and exited: a scorer killed with
+    kill -9 while sending a write took the local DynamoDB down with it."""
+    import shutil
+    import socket
+    import subprocess
+    import urllib.request
+
+    port = background.free_port()
+    server = subprocess.Popen(
+        [
+            shutil.which("node"),
+            str(local_stack.LOCAL_AWS_DIR / "serve.js"),
+            service,
+            "--port",
+            str(port),
+            "--path",
+            str(tmp_path / service),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert "listening" in server.stdout.readline()
+        for _ in range(3):  # headers and half a body, then the connection dies (RST)
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(
+                f"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: {target}\r\n"
+                f"Content-Type: application/x-amz-json-{json_version}\r\n"
+                'Content-Length: 1000\r\n\r\n{"Li'.encode()
+            )
+            client.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            client.close()
+        time.sleep(0.5)
+        assert server.poll() is None, server.stderr.read()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/",
+            data=b"{}",
+            headers={
+                "X-Amz-Target": target,
+                "Content-Type": f"application/x-amz-json-{json_version}",
+                "Authorization": "AWS4-HMAC-SHA256 Credential=local/20261126/us-east-1/"
+                f"{service}/aws4_request, SignedHeaders=host, Signature=0",
+                "X-Amz-Date": "20261126T000000Z",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # it still answers
+            assert answer.status == 200
+    finally:
+        server.terminate()
+        server.wait(10)
