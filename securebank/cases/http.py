@@ -113,7 +113,11 @@ def handle(
         if match := _ACTION.match(route):
             case_id, action = unquote(match.group(1)), match.group(2)
             if action == "assign":
-                case = operations.assign(case_id, str(document.get("to", "")), who(key))
+                to = document.get("to", "")
+                if not isinstance(to, str):
+                    # str() would make 123 or null a name ("123", "None"): refuse it instead.
+                    return 400, {"message": '"to" must be text: the analyst\'s name'}
+                case = operations.assign(case_id, to, who(key))
             else:
                 note = document.get("note", "")
                 if not isinstance(note, str):

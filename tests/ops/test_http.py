@@ -549,6 +549,20 @@ def test_a_name_or_id_with_a_trailing_newline_is_refused(api):
     assert operations.cases.get("t-1").assignee is None
 
 
+def test_an_assignee_that_is_not_text_is_refused_not_turned_into_a_name(api):
+    """`{"to": 123}` once assigned the case to "123" and `{"to": null}` to "None": anything but
+    a string is a 400 naming the field, and the case stays as it was."""
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    for to in (123, None, ["a"], {"name": "bob"}, True, 1.5):
+        status, body = call(f"{url}/cases/t-1/assign", analyst_key, "POST", {"to": to})
+        assert (status, body) == (400, {"message": '"to" must be text: the analyst\'s name'}), to
+    case = operations.cases.get("t-1")
+    assert (case.status.value, case.assignee, len(case.audit)) == ("open", None, 1)
+    status, body = call(f"{url}/cases/t-1/assign", analyst_key, "POST", {"to": "bob"})
+    assert (status, body["assignee"]) == (200, "bob")
+
+
 def test_a_route_asked_with_the_other_method_is_405_with_allow_and_no_route_is_404(api):
     import requests
 
