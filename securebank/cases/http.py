@@ -185,5 +185,4 @@ def serve(handler: Any, method: str) -> int:
         status, document = 500, {"message": "internal error"}
     if status == 405:
         headers = {"Allow": allowed_method(urlsplit(handler.path).path) or ""}
-    handler._send(status, document, headers)
-    return status
+    return handler._send(status, document, headers)  # the status sent (500 if not JSON)

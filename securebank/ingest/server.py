@@ -250,8 +250,16 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
 
     def _send(
         self, status: int, document: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        body = json.dumps(document).encode()
+    ) -> int:
+        """Answer `document` as JSON; returns the status sent. NaN and Infinity are not JSON (a
+        strict client refuses the whole answer): a document holding one (a case stored before
+        alert intake refused such scores) is answered 500 instead, never sent."""
+        try:
+            body = json.dumps(document, allow_nan=False).encode()
+        except ValueError as error:
+            log.error("answer withheld, not JSON: %s", error)
+            status, headers = 500, None
+            body = json.dumps({"message": "internal error"}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -263,6 +271,7 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
+        return status
 
     def _operations(self, method: str) -> bool:
         """Serve a case or outcome route (analyst keys only); False when not one."""

@@ -588,6 +588,37 @@ def test_a_label_that_keeps_changing_is_409_to_retry_not_500(api):
     assert [e.source.value for e in operations.labels.get("t-1").history][-1] == "analyst"
 
 
+def test_no_answer_holds_nan_or_infinity_even_for_a_case_stored_with_one(api, caplog):
+    """A case stored before alert intake refused non-finite scores holds NaN: its answer would
+    not be JSON (a strict client refuses it whole), so it is a 500 with a JSON body instead; the
+    other routes keep answering strict JSON."""
+    import dataclasses
+    import http.client
+
+    caplog.set_level("INFO", logger="securebank.ingest")
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    good = case_from_alert(alert_json("t-nan"), "2026-09-01T10:00:02Z")
+    operations.cases.create(dataclasses.replace(good, score=float("nan")))
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    answers = {}
+    for path in ("/cases/t-1", "/cases/t-nan", "/cases", "/cases?status=assigned"):
+        connection.request("GET", path, headers={"x-api-key": analyst_key})
+        response = connection.getresponse()
+        answers[path] = (response.status, json.loads(response.read(), parse_constant=refuse))
+    connection.close()
+    assert answers["/cases/t-1"][0] == 200 and answers["/cases/t-1"][1]["score"] == 0.91
+    assert answers["/cases/t-nan"] == (500, {"message": "internal error"})
+    assert answers["/cases"] == (500, {"message": "internal error"})
+    assert answers["/cases?status=assigned"] == (200, {"cases": []})
+    assert "GET /cases/{id} 500" in caplog.text and "not JSON" in caplog.text
+
+
 def test_a_route_asked_with_the_other_method_is_405_with_allow_and_no_route_is_404(api):
     import requests
 
