@@ -191,11 +191,11 @@ class RequestReader:
 def content_length(value: str | bytes | None) -> int | None:
     """The body length a Content-Length value frames, or None when it is malformed.
 
-    Only plain ASCII decimal digits (at most 12) frame a body: `+5`, `1_0`, `-1`, ` 5 5`, `abc`
-    or a Latin-1 digit such as `\xb2` are malformed, although Python's `int()` takes some of
-    them. The reader (`_body_length`) and every route that reads a body (ingest/server.py,
-    cases/http.py) judge a length here, so a body the reader did not wait for is never read by a
-    route. An absent header (None) frames an empty body."""
+    Only plain ASCII decimal digits (at most 12) frame a body: `+5`, `1_0`, `-1`, `5 5`, `abc`
+    or a Latin-1 digit such as `²` (byte 0xB2) are malformed, although Python's `int()` or
+    `str.isdigit()` take some of them. The reader (`_body_length`) and every route that reads a
+    body (ingest/server.py, cases/http.py) judge a length here, so a body the reader did not wait
+    for is never read by a route. An absent header (None) frames an empty body."""
     if value is None:
         return 0
     text = value.decode("latin-1") if isinstance(value, bytes) else value
