@@ -7,7 +7,8 @@ reported_at, is_fraud?, source?}]}`. Every route needs an API key with the `anal
 ingest key gets 403); the key's name is who the audit trail records. docs/openapi.yaml describes
 every status these routes answer (tests/ops/test_http.py holds it to them): the id in the path is
 percent-decoded; a POST body is framed by Content-Length only (chunked 411, a malformed length
-400, over `MAX_BODY_BYTES` 413, each closing the connection); a failing store is 503.
+400, over `MAX_BODY_BYTES` 413, each closing the connection: `reader.refuse_framing`, which the
+ingest route shares); a failing store is 503.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from securebank.cases.service import Operations
 from securebank.cases.store import CaseNotFound
 from securebank.ddb import STORE_ERRORS
 from securebank.ingest.keys import ApiKey
+from securebank.ingest.reader import content_length, refuse_framing
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_OUTCOMES = 5000
@@ -111,7 +113,11 @@ def handle(
         if match := _ACTION.match(route):
             case_id, action = unquote(match.group(1)), match.group(2)
             if action == "assign":
-                case = operations.assign(case_id, str(document.get("to", "")), who(key))
+                to = document.get("to", "")
+                if not isinstance(to, str):
+                    # str() would make 123 or null a name ("123", "None"): refuse it instead.
+                    return 400, {"message": '"to" must be text: the analyst\'s name'}
+                case = operations.assign(case_id, to, who(key))
             else:
                 note = document.get("note", "")
                 if not isinstance(note, str):
@@ -142,22 +148,6 @@ def _json(body: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def _refuse_framing(headers: Any) -> tuple[int, dict[str, Any]] | None:
-    """The answer to a POST whose body the server will not read, or None.
-
-    Only a plain decimal Content-Length within the limit frames a body here: a chunked body (411)
-    or a length such as `+5` or `1_0` (400) is one the request reader (reader.py) does not wait
-    for, so reading it would take the next request's bytes. No Content-Length is an empty body."""
-    if headers.get("Transfer-Encoding"):
-        return 411, {"message": "Content-Length is required (no chunked bodies)"}
-    value = (headers.get("Content-Length") or "0").strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
-        return 400, {"message": "Content-Length must be a decimal number of bytes"}
-    if int(value) > MAX_BODY_BYTES:
-        return 413, {"message": f"body must be at most {MAX_BODY_BYTES} bytes"}
-    return None
-
-
 def serve(handler: Any, method: str) -> int:
     """Authenticate, read the body, answer; for the API server's handler. Returns the status."""
     presented = handler.headers.get("x-api-key")
@@ -174,13 +164,13 @@ def serve(handler: Any, method: str) -> int:
     if method != "POST":
         handler._skip_body()  # a GET's body is not the connection's next request either
     else:
-        refusal = _refuse_framing(handler.headers)
+        refusal = refuse_framing(handler.headers, MAX_BODY_BYTES)
         if refusal is not None:
             # The body is not read: close, or its bytes would be taken for the next request.
             handler.close_connection = True
-            handler._send(*refusal)
+            handler._send(refusal[0], {"message": refusal[1]})
             return refusal[0]
-        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        body = handler.rfile.read(content_length(handler.headers.get("Content-Length")) or 0)
     headers = None
     try:
         status, document = handle(handler.server.operations, method, handler.path, key, body)
@@ -195,5 +185,4 @@ def serve(handler: Any, method: str) -> int:
         status, document = 500, {"message": "internal error"}
     if status == 405:
         headers = {"Allow": allowed_method(urlsplit(handler.path).path) or ""}
-    handler._send(status, document, headers)
-    return status
+    return handler._send(status, document, headers)  # the status sent (500 if not JSON)

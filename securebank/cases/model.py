@@ -9,6 +9,7 @@ case id is the transaction id: an alert delivered twice makes one case.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -124,7 +125,11 @@ class Case:
 
 
 def case_from_alert(message: str | bytes | dict[str, Any], now: str) -> Case:
-    """The case for one alert (the JSON the scorer publishes to the alerts topic)."""
+    """The case for one alert (the JSON the scorer publishes to the alerts topic).
+
+    Every number a case keeps is finite: a score or feature value that is NaN or infinite makes
+    the alert invalid (a reason code with such a contribution is dropped, like one without a
+    number), so no case document holds what JSON cannot carry."""
     try:
         alert = json.loads(message) if isinstance(message, str | bytes) else message
     except ValueError as error:
@@ -147,6 +152,9 @@ def case_from_alert(message: str | bytes | dict[str, Any], now: str) -> Case:
         score = float(alert["score"])
     except (TypeError, ValueError) as error:
         raise InvalidAlert("score is not a number") from error
+    if not math.isfinite(score):
+        # float() takes "nan" and "inf" (json.loads takes NaN): not a score, and not JSON either.
+        raise InvalidAlert("score is not a finite number")
     reasons = alert.get("reason_codes") or []
     if not isinstance(reasons, list):
         raise InvalidAlert("reason_codes is not a list")
@@ -165,6 +173,8 @@ def case_from_alert(message: str | bytes | dict[str, Any], now: str) -> Case:
         )
     except (TypeError, ValueError) as error:
         raise InvalidAlert("features are not numbers") from error
+    if not all(v is None or math.isfinite(v) for v in features.values()):
+        raise InvalidAlert("features are not finite numbers (a missing value is null)")
     case = Case(
         case_id=tid,
         transaction_id=tid,
@@ -179,7 +189,9 @@ def case_from_alert(message: str | bytes | dict[str, Any], now: str) -> Case:
         reason_codes=tuple(
             {"feature": str(r.get("feature"))[:MAX_TEXT], "contribution": r.get("contribution")}
             for r in reasons[:MAX_REASONS]
-            if isinstance(r, dict) and isinstance(r.get("contribution"), int | float)
+            if isinstance(r, dict)
+            and isinstance(r.get("contribution"), int | float)
+            and math.isfinite(r["contribution"])
         ),
         features=features,
         created_at=now,

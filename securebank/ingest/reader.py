@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Longest request head (request line and headers) accepted.
 MAX_HEAD_BYTES = 64 * 1024
@@ -157,10 +158,8 @@ class RequestReader:
         match = _LENGTH.search(head)
         if match is None:
             return 0
-        value = match.group(1)
-        if not value.isdigit() or len(value) > 12 or int(value) > self.max_body:
-            return 0
-        return int(value)
+        length = content_length(match.group(1))
+        return 0 if length is None or length > self.max_body else length
 
     def _complete(self, sock: socket.socket, partial: _Partial) -> None:
         """Hand the request over (with any pipelined bytes after it: the handler keeps them)."""
@@ -187,6 +186,44 @@ class RequestReader:
             if partial.deadline < now:
                 self.timed_out += 1
                 self._give_up(sock)
+
+
+def content_length(value: str | bytes | None) -> int | None:
+    """The body length a Content-Length value frames, or None when it is malformed.
+
+    Only plain ASCII decimal digits (at most 12) frame a body: `+5`, `1_0`, `-1`, `5 5`, `abc`
+    or a Latin-1 digit such as `²` (byte 0xB2) are malformed, although Python's `int()` or
+    `str.isdigit()` take some of them. The reader (`_body_length`) and every route that reads a
+    body (ingest/server.py, cases/http.py) judge a length here, so a body the reader did not wait
+    for is never read by a route. An absent header (None) frames an empty body."""
+    if value is None:
+        return 0
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip(" \t")
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    return int(text)
+
+
+def refuse_framing(
+    headers: Any, max_body_bytes: int, *, length_required: bool = False
+) -> tuple[int, str] | None:
+    """(status, message) for a POST whose body a route must refuse unread, or None to read it.
+
+    Chunked (any Transfer-Encoding), or no Content-Length when `length_required`: 411; a
+    malformed Content-Length (see `content_length`): 400; over `max_body_bytes`: 413. The reader
+    did not wait for such a body, so the route answers, then closes the connection: otherwise the
+    body's bytes would be taken for the connection's next request."""
+    if headers.get("Transfer-Encoding") or (
+        length_required and headers.get("Content-Length") is None
+    ):
+        return 411, "Content-Length is required (no chunked bodies)"
+    length = content_length(headers.get("Content-Length"))
+    if length is None:
+        return 400, "Content-Length must be a decimal number of bytes"
+    if length > max_body_bytes:
+        return 413, f"body must be at most {max_body_bytes} bytes"
+    return None
 
 
 def answer_and_close(

@@ -11,7 +11,8 @@ log has the key's id, status and counts only.
 Under abuse (docs/ingest.md has the table):
 
 * the body's size is checked from Content-Length before a byte is read (413; 411 without a length,
-  chunked bodies included); a wrong Content-Type is 415 before the body is read;
+  chunked bodies included; 400 for a length that is not plain decimal digits, as on the case
+  routes: `reader.refuse_framing`); a wrong Content-Type is 415 before the body is read;
 * JSON nested deeper than `MAX_JSON_DEPTH` is 400 before it is parsed (a linear scan, no
   recursion); duplicate field names in a record refuse that record; no string over 1024 characters
   reaches the card-number scan (the contract refuses it unread);
@@ -43,7 +44,12 @@ from securebank.graceful import DrainingHandler, DrainingServer
 from securebank.ingest.idempotency import IdempotencyStore, Outcome, body_hash
 from securebank.ingest.keys import ApiKey, KeyStore
 from securebank.ingest.limits import TokenBucket
-from securebank.ingest.reader import RequestReader, answer_and_close
+from securebank.ingest.reader import (
+    RequestReader,
+    answer_and_close,
+    content_length,
+    refuse_framing,
+)
 from securebank.pan import contains_pan
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -244,8 +250,16 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
 
     def _send(
         self, status: int, document: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
-        body = json.dumps(document).encode()
+    ) -> int:
+        """Answer `document` as JSON; returns the status sent. NaN and Infinity are not JSON (a
+        strict client refuses the whole answer): a document holding one (a case stored before
+        alert intake refused such scores) is answered 500 instead, never sent."""
+        try:
+            body = json.dumps(document, allow_nan=False).encode()
+        except ValueError as error:
+            log.error("answer withheld, not JSON: %s", error)
+            status, headers = 500, None
+            body = json.dumps({"message": "internal error"}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -257,6 +271,7 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(body)
+        return status
 
     def _operations(self, method: str) -> bool:
         """Serve a case or outcome route (analyst keys only); False when not one."""
@@ -308,13 +323,13 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
             return self._refuse(403, "invalid API key", "?")
         if not key.allows("ingest"):
             return self._refuse(403, "this API key lacks the ingest scope", key.key_id)
-        if self.headers.get("Transfer-Encoding") or self.headers.get("Content-Length") is None:
+        refusal = refuse_framing(self.headers, MAX_BODY_BYTES, length_required=True)
+        if refusal is not None:
+            # The reader did not wait for this body: close, or its bytes would be taken for the
+            # connection's next request.
             self.close_connection = True
-            return self._refuse(411, "Content-Length is required (no chunked bodies)", key.key_id)
-        length = _content_length(self.headers.get("Content-Length"))
-        if length is None or length > MAX_BODY_BYTES:
-            self.close_connection = True
-            return self._refuse(413, f"body must be at most {MAX_BODY_BYTES} bytes", key.key_id)
+            return self._refuse(*refusal, key.key_id)
+        length = content_length(self.headers.get("Content-Length")) or 0
         media_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         if media_type != "application/json":
             return self._refuse(415, "Content-Type must be application/json", key.key_id)
@@ -347,7 +362,7 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
         return status, counts, key.key_id
 
     def _skip_body(self) -> None:
-        length = _content_length(self.headers.get("Content-Length"))
+        length = content_length(self.headers.get("Content-Length"))
         if self.headers.get("Transfer-Encoding") or length is None or length > _DRAIN_BYTES:
             self.close_connection = True
         elif length:
@@ -424,13 +439,6 @@ class IngestHandler(DrainingHandler, BaseHTTPRequestHandler):
             if pending:
                 time.sleep(0.05 * (attempt + 1))
         return [tid for tid, _ in pending]
-
-
-def _content_length(value: str | None) -> int | None:
-    if value is None:
-        return 0
-    value = value.strip()
-    return int(value) if value.isdigit() and len(value) <= 12 else None
 
 
 def _echoable_id(value: Any) -> bool:

@@ -15,12 +15,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from securebank.cases.model import CaseConflict
 from securebank.ddb import VersionConflict, from_item, get, put_versioned
 from securebank.labels.model import LabelEvent, LabelRecord, apply_event
 from securebank.scorer.state_store import batch_get
 
 UPDATE_ATTEMPTS = 5
 LABEL_EVENTS_PREFIX = "labels/events/"
+
+
+class LabelConflict(CaseConflict):
+    """A transaction's label changed under each of `UPDATE_ATTEMPTS` writes in a row.
+
+    A conflict to retry (HTTP 409), not a fault (500) nor a bad request: sent again, the same
+    outcome can succeed, and an event already recorded is recorded once. A `CaseConflict`, so the
+    routes, the console and the CLI answer it as they answer a case that keeps changing."""
 
 
 def iso_ms(ms: int) -> str:
@@ -123,7 +132,7 @@ class LabelStore:
             except VersionConflict:
                 continue
             return before, stored
-        raise RuntimeError(f"label of {event.transaction_id} keeps changing; try again")
+        raise LabelConflict(f"label of {event.transaction_id} keeps changing; try again")
 
     def scan(self) -> Iterable[LabelRecord]:
         for page in self._db.get_paginator("scan").paginate(TableName=self.table):

@@ -304,6 +304,51 @@ def test_wrong_content_type_chunked_and_oversized_bodies_are_refused_before_read
         sock.close()
 
 
+def _until_closed(server, data: bytes) -> bytes:
+    """Send `data` on one connection; everything the server sends until it closes it."""
+    with socket.create_connection(("127.0.0.1", server.server_address[1]), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_a_malformed_content_length_is_400_and_the_unread_body_is_never_a_request(serve, keys, aws):
+    """A Content-Length that is not plain decimal digits is 400 (as on the case routes), not
+    413, and the connection is closed: the reader never waited for that body, so its bytes (here
+    a whole valid request) must not be answered as the connection's next request. A well-formed
+    length over the limit stays 413."""
+    server = serve()
+    key, _ = keys.create("framing")
+    hidden = json.dumps(_valid("hidden-1")).encode()
+    inner = (
+        f"POST /transactions HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(hidden)}\r\n\r\n"
+    ).encode() + hidden
+    head = (
+        f"POST /transactions HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n"
+        "Content-Type: application/json\r\n"
+    ).encode()
+    n = len(inner)
+    for length in (f"+{n}", f"{n // 10}_{n % 10}", "abc", f"-{n}", "\xb2", f"{n} {n}"):
+        received = _until_closed(
+            server, head + f"Content-Length: {length}\r\n\r\n".encode("latin-1") + inner
+        )
+        assert received.count(b"HTTP/1.1 ") == 1, (length, received)
+        assert received.startswith(b"HTTP/1.1 400 "), (length, received)
+        assert b"\r\nConnection: close\r\n" in received, length
+        answer = json.loads(received.split(b"\r\n\r\n", 1)[1])
+        assert answer == {"message": "Content-Length must be a decimal number of bytes"}
+    assert stream_records(aws) == []
+    too_long = head + f"Content-Length: {6_000_000}\r\nConnection: close\r\n\r\n".encode()
+    received = _until_closed(server, too_long)
+    assert received.startswith(b"HTTP/1.1 413 "), received
+    assert json.loads(received.split(b"\r\n\r\n", 1)[1]) == {
+        "message": "body must be at most 5242880 bytes"
+    }
+
+
 def test_a_pan_as_a_json_key_or_duplicate_field_is_refused_without_echo(serve, keys):
     server = serve(idempotency=SeenWindow())
     key, _ = keys.create("keys")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -40,3 +42,28 @@ def put_decision(dynamodb: Any, table: str, tid: str, merchant: str, event_time:
             "event_time": {"S": event_time},
         },
     )
+
+
+@contextmanager
+def labels_keep_changing(labels: Any, rival: Any) -> Iterator[list[str]]:
+    """While open, every read `labels` (a LabelStore) makes of a label is followed by a write to
+    that label by `rival` (another LabelStore on the same table): a new fraud report each time,
+    so each write `labels` then tries is refused by DynamoDB's version condition. Yields the ids
+    the rival wrote, one entry per write."""
+    from securebank.labels.model import LabelEvent, LabelSource
+
+    read = labels.get
+    written: list[str] = []
+
+    def read_then_rival_writes(transaction_id: str) -> Any:
+        before = read(transaction_id)
+        at = 1_790_000_000_000 + len(written)
+        rival.record(LabelEvent(transaction_id, True, at, LabelSource.REPORT, "rival"), None)
+        written.append(transaction_id)
+        return before
+
+    labels.get = read_then_rival_writes
+    try:
+        yield written
+    finally:
+        del labels.get

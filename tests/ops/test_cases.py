@@ -66,6 +66,18 @@ def test_transitions_that_make_no_sense_are_refused_with_a_reason():
         (json.dumps({"transaction_id": "t"}), "lacks"),
         (json.dumps(alert("t/../x")), "not a valid id"),
         (json.dumps(alert("t-1", score="high")), "not a number"),
+        (json.dumps(alert("t-1", score="nan")), "score is not a finite number"),
+        (json.dumps(alert("t-1", score=float("nan"))), "score is not a finite number"),  # NaN
+        (json.dumps(alert("t-1", score="-inf")), "score is not a finite number"),
+        (json.dumps(alert("t-1", score=0.5))[:-1] + ', "score": 1e999}', "not a finite number"),
+        (
+            json.dumps(alert("t-1", feature_names=["a"], features=[float("inf")])),
+            "features are not finite numbers",
+        ),
+        (
+            json.dumps(alert("t-1", feature_names=["a", "b"], features=[1.0, "NaN"])),
+            "features are not finite numbers",
+        ),
     ],
 )
 def test_an_alert_that_cannot_be_a_case_says_why(body, reason):
@@ -166,3 +178,38 @@ def test_a_case_that_keeps_changing_is_a_conflict_to_retry_not_a_bad_request(aws
     with pytest.raises(CaseConflict, match="keeps changing"):
         store.update("t-1", change)
     assert store.get("t-1").version == UPDATE_ATTEMPTS
+
+
+def _strict_json(text: str | bytes) -> object:
+    """json.loads that refuses NaN and Infinity, as JSON (RFC 8259) and strict clients do."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_an_alert_whose_score_is_not_finite_is_dead_lettered_and_costs_no_other(aws):
+    """A score of "nan" (or NaN, Infinity) once made a case whose JSON held NaN; now the alert
+    goes where invalid alerts go, with its reason, and the others become cases."""
+    sqs = aws.client("sqs")
+    names = aws.names
+    url = sqs.get_queue_url(QueueName=names.alerts_queue)["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName=names.dead_letter_queue)["QueueUrl"]
+    bad = [alert_json("t-nan", score="nan"), alert_json("t-inf", score=float("inf"))]
+    for body in [alert_json("t-1"), *bad, alert_json("t-2")]:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    store = CaseStore(aws.client("dynamodb"), names.cases_table)
+    report = AlertReport()
+    consumer = AlertQueueConsumer(sqs, url, store, dlq)
+    while consumer.poll_once(T0, report):
+        pass
+    assert (report.created, report.invalid) == (2, 2)
+    dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    reasons = sorted(json.loads(m["Body"])["reason"] for m in dead)
+    assert reasons == ["alert: score is not a finite number"] * 2
+    for case in store.list((CaseStatus.OPEN,)):
+        assert _strict_json(json.dumps(case.as_dict()))["score"] == 0.91
+    for tid in ("t-nan", "t-inf"):
+        with pytest.raises(CaseNotFound):
+            store.get(tid)

@@ -22,7 +22,8 @@ from securebank.cases.store import CaseStore
 from securebank.ingest.keys import KeyStore
 from securebank.ingest.limits import SeenWindow
 from securebank.ingest.server import IngestServer
-from tests.ops.helpers import alert_json, put_decision
+from securebank.labels.store import LabelStore
+from tests.ops.helpers import alert_json, labels_keep_changing, put_decision
 
 
 @pytest.fixture
@@ -439,6 +440,10 @@ def test_every_documented_status_of_the_analyst_routes_is_answered_as_the_spec_s
     check("POST", "/outcomes", "/outcomes", json={"outcomes": [row] * (http.MAX_OUTCOMES + 1)})
     check("POST", "/outcomes", "/outcomes", data=chunked())
     check("POST", "/outcomes", "/outcomes", data=too_large)
+    rival = LabelStore(operations.dynamodb, operations.labels.table)
+    with labels_keep_changing(operations.labels, rival):
+        fresh = {**row, "transaction_id": "t-9"}  # t-7's event is recorded: nothing to write
+        check("POST", "/outcomes", "/outcomes", json={"outcomes": [fresh]})  # 409: try again
     assert operations.cases.get("t-2").status.value == "open"
     # The same routes on a server whose DynamoDB is down.
     check("GET", "/cases", "/cases", base=down_url)
@@ -547,6 +552,71 @@ def test_a_name_or_id_with_a_trailing_newline_is_refused(api):
     assert status == 400 and body["message"].startswith("assignee must be")
     assert call(f"{url}/cases/t-1%0A", analyst_key)[0] == 400
     assert operations.cases.get("t-1").assignee is None
+
+
+def test_an_assignee_that_is_not_text_is_refused_not_turned_into_a_name(api):
+    """`{"to": 123}` once assigned the case to "123" and `{"to": null}` to "None": anything but
+    a string is a 400 naming the field, and the case stays as it was."""
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    for to in (123, None, ["a"], {"name": "bob"}, True, 1.5):
+        status, body = call(f"{url}/cases/t-1/assign", analyst_key, "POST", {"to": to})
+        assert (status, body) == (400, {"message": '"to" must be text: the analyst\'s name'}), to
+    case = operations.cases.get("t-1")
+    assert (case.status.value, case.assignee, len(case.audit)) == ("open", None, 1)
+    status, body = call(f"{url}/cases/t-1/assign", analyst_key, "POST", {"to": "bob"})
+    assert (status, body["assignee"]) == (200, "bob")
+
+
+def test_a_label_that_keeps_changing_is_409_to_retry_not_500(api):
+    """Another writer changes the transaction's label under every write: an outcome row and a
+    case outcome are answered 409 "try again" (they were 500); sent again, each is recorded."""
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    rival = LabelStore(operations.dynamodb, operations.labels.table)
+    row = {"transaction_id": "t-7", "reported_at": "2026-09-20T00:00:00Z"}
+    with labels_keep_changing(operations.labels, rival):
+        status, body = call(f"{url}/outcomes", analyst_key, "POST", {"outcomes": [row]})
+        assert (status, body) == (409, {"message": "label of t-7 keeps changing; try again"})
+        status, body = call(f"{url}/cases/t-1/outcome", analyst_key, "POST", {"outcome": "fraud"})
+        assert (status, body) == (409, {"message": "label of t-1 keeps changing; try again"})
+    assert [e.by for e in operations.labels.get("t-7").history] == ["rival"] * 5
+    status, body = call(f"{url}/outcomes", analyst_key, "POST", {"outcomes": [row]})
+    assert (status, body["recorded"]) == (202, 1)
+    status, body = call(f"{url}/cases/t-1/outcome", analyst_key, "POST", {"outcome": "fraud"})
+    assert (status, body["status"], body["outcome"]) == (200, "resolved", "fraud")
+    assert [e.source.value for e in operations.labels.get("t-1").history][-1] == "analyst"
+
+
+def test_no_answer_holds_nan_or_infinity_even_for_a_case_stored_with_one(api, caplog):
+    """A case stored before alert intake refused non-finite scores holds NaN: its answer would
+    not be JSON (a strict client refuses it whole), so it is a 500 with a JSON body instead; the
+    other routes keep answering strict JSON."""
+    import dataclasses
+    import http.client
+
+    caplog.set_level("INFO", logger="securebank.ingest")
+    url, _, analyst_key, operations = api
+    operations.cases.create(case_from_alert(alert_json("t-1"), "2026-09-01T10:00:01Z"))
+    good = case_from_alert(alert_json("t-nan"), "2026-09-01T10:00:02Z")
+    operations.cases.create(dataclasses.replace(good, score=float("nan")))
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    answers = {}
+    for path in ("/cases/t-1", "/cases/t-nan", "/cases", "/cases?status=assigned"):
+        connection.request("GET", path, headers={"x-api-key": analyst_key})
+        response = connection.getresponse()
+        answers[path] = (response.status, json.loads(response.read(), parse_constant=refuse))
+    connection.close()
+    assert answers["/cases/t-1"][0] == 200 and answers["/cases/t-1"][1]["score"] == 0.91
+    assert answers["/cases/t-nan"] == (500, {"message": "internal error"})
+    assert answers["/cases"] == (500, {"message": "internal error"})
+    assert answers["/cases?status=assigned"] == (200, {"cases": []})
+    assert "GET /cases/{id} 500" in caplog.text and "not JSON" in caplog.text
 
 
 def test_a_route_asked_with_the_other_method_is_405_with_allow_and_no_route_is_404(api):

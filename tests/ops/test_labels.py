@@ -17,10 +17,17 @@ from securebank.labels.outcomes import (
     record_outcomes,
     resolve_case,
 )
-from securebank.labels.store import DecisionLookup, LabelLog, LabelStore, parse_time_ms
+from securebank.labels.store import (
+    UPDATE_ATTEMPTS,
+    DecisionLookup,
+    LabelConflict,
+    LabelLog,
+    LabelStore,
+    parse_time_ms,
+)
 from securebank.labels.stream import MerchantLabelState
 from securebank.scorer.state_store import FeatureStateStore
-from tests.ops.helpers import alert_json, put_decision
+from tests.ops.helpers import alert_json, labels_keep_changing, put_decision
 
 A, C, R = LabelSource.ANALYST, LabelSource.CHARGEBACK, LabelSource.REPORT
 DAY = 86_400_000
@@ -194,3 +201,20 @@ def test_resolving_a_case_records_the_analysts_label_once_even_when_repeated(aws
     assert len(record.history) == 1 and record.merchant_id == "m-1"
     with pytest.raises(ValueError, match="already resolved"):
         resolve_case(cases, labels, log, "t-1", "legit", "", "bob", now)
+
+
+def test_a_label_that_keeps_changing_is_a_conflict_to_retry_not_a_fault(aws):
+    """Every write loses to a concurrent writer: the store gives up with LabelConflict (a
+    CaseConflict: HTTP 409, "try again"), not a RuntimeError (HTTP 500); sent again once the
+    other writer is done, the same event is recorded."""
+    db, labels, _, _, _ = _stores(aws)
+    rival = LabelStore(db, aws.names.labels_table)
+    event = LabelEvent("t-1", True, parse_time_ms("2026-09-03T12:00:00Z"), C, "bank")
+    refused = pytest.raises(LabelConflict, match="label of t-1 keeps changing; try again")
+    with labels_keep_changing(labels, rival) as written, refused:
+        labels.record(event, None)
+    assert written == ["t-1"] * UPDATE_ATTEMPTS
+    record = labels.get("t-1")
+    assert record.version == UPDATE_ATTEMPTS and event not in record.history
+    before, after = labels.record(event, None)
+    assert before == record and event in after.history and after.version == UPDATE_ATTEMPTS + 1
