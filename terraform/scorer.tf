@@ -44,10 +44,12 @@ resource "aws_lambda_event_source_mapping" "scorer" {
   batch_size                         = var.scorer_batch_size
   maximum_batching_window_in_seconds = var.scorer_batching_window_seconds
   bisect_batch_on_function_error     = true
-  maximum_retry_attempts             = var.scorer_max_retry_attempts
-  maximum_record_age_in_seconds      = 3600
-  parallelization_factor             = 1
-  function_response_types            = ["ReportBatchItemFailures"]
+  # Retry a failed batch until it succeeds (-1), for as long as the stream keeps it (-1): the
+  # scorer fails a batch only when a store is down, and a batch given up on is skipped.
+  maximum_retry_attempts        = var.scorer_max_retry_attempts
+  maximum_record_age_in_seconds = -1
+  parallelization_factor        = 1
+  function_response_types       = ["ReportBatchItemFailures"]
   destination_config {
     on_failure {
       destination_arn = aws_sqs_queue.queues[local.stream_failure_queue].arn

@@ -69,8 +69,9 @@ variable "scorer_batching_window_seconds" {
 }
 
 variable "scorer_max_retry_attempts" {
-  type    = number
-  default = 5
+  description = "Retries of a failed batch before the on-failure queue; -1: until it succeeds."
+  type        = number
+  default     = -1
 }
 
 variable "scorer_reserved_concurrency" {

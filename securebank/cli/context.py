@@ -8,6 +8,7 @@ from __future__ import annotations
 from securebank import aws as aws_clients
 from securebank.aws import AwsClients
 from securebank.cli.errors import UserError
+from securebank.ddb import STORE_ERRORS
 from securebank.local import stack as local_stack
 from securebank.registry import ModelRegistry
 from securebank.settings import Settings, get_settings
@@ -25,6 +26,8 @@ def clients(config: Settings | None = None, provision: bool = True) -> AwsClient
         return aws_clients.connect(config or settings(), provision)
     except local_stack.StackError as error:
         raise UserError(str(error)) from error
+    except STORE_ERRORS as error:  # creating the local resources: the endpoint does not answer
+        raise UserError(f"the AWS services do not answer: {error}") from error
 
 
 def registry(aws: AwsClients, config: Settings) -> ModelRegistry:

@@ -18,6 +18,7 @@ from securebank.cli import context
 from securebank.cli.console import console, errors, progress
 from securebank.cli.errors import UserError
 from securebank.data.dataset import DatasetError, read_labels, read_transactions
+from securebank.ddb import STORE_ERRORS
 from securebank.local.event_source import Handler, stream_dir
 from securebank.monitoring.emf import EmfTotals
 from securebank.settings import Settings
@@ -138,11 +139,24 @@ def live_table(emf: EmfTotals, elapsed: float, records: int) -> Table:
 def run_command(
     duration: Annotated[float | None, typer.Option(min=1, help="Stop after seconds.")] = None,
     idle_exit: Annotated[
-        float | None, typer.Option(min=0.5, help="Stop after this many idle seconds.")
+        float | None,
+        typer.Option(
+            min=0.5,
+            help="Stop after this many seconds without a record processed (counted from the "
+            "start too: an empty stream ends the run).",
+        ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     window: Annotated[float, typer.Option(min=0, max=300, help="Batching window (s).")] = 0.2,
-    max_retries: Annotated[int, typer.Option(min=0, max=10_000)] = 3,
+    max_retries: Annotated[
+        int,
+        typer.Option(
+            min=-1,
+            max=10_000,
+            help="Retries of a failed batch before the on-failure queue; -1 (Lambda's "
+            "default): until it succeeds, with backoff.",
+        ),
+    ] = -1,
     processes: Annotated[
         int | None,
         typer.Option(
@@ -163,9 +177,12 @@ def run_command(
     folder = stream_dir(config.home)
     folder.mkdir(parents=True, exist_ok=True)
     emf_path = folder / "scorer-output.jsonl"
-    mapping_config = _mapping_config(aws, config, batch_size, window, max_retries)
     with emf_path.open("a") as output, contextlib.redirect_stdout(output):
-        mapping = _start_mapping(config, aws, emf_path, mapping_config, processes)
+        try:
+            mapping_config = _mapping_config(aws, config, batch_size, window, max_retries)
+            mapping = _start_mapping(config, aws, emf_path, mapping_config, processes)
+        except STORE_ERRORS as error:
+            raise UserError(f"the AWS services do not answer: {error}") from error
         view = EmfTotals(emf_path)
         started = time.monotonic()
         last_count, last_change = 0, started
@@ -183,7 +200,7 @@ def run_command(
                     live.update(live_table(view, now - started, records))
                     if duration is not None and now - started >= duration:
                         break
-                    if idle_exit is not None and records and now - last_change >= idle_exit:
+                    if idle_exit is not None and now - last_change >= idle_exit:
                         break
         finally:
             mapping.close()

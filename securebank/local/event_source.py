@@ -53,10 +53,17 @@ def poll_until_idle(
 class MappingConfig:
     batch_size: int = 100
     batching_window_s: float = 0.2
-    max_retry_attempts: int = 3
+    #: Retries of a failed batch before it goes to the on-failure destination and the shard
+    #: moves on; -1 (Lambda's default): until it succeeds. The scorer fails a batch only when a
+    #: store is down (bad records go to its dead-letter queue), so giving up skips transactions
+    #: that an outage of a few seconds would not have cost.
+    max_retry_attempts: int = -1
     bisect_on_error: bool = True
     poll_interval_s: float = 0.05
     on_failure_queue_url: str | None = None
+    #: The wait before retry n is retry_backoff_s * 2**(n-1), at most retry_backoff_max_s.
+    retry_backoff_s: float = 0.1
+    retry_backoff_max_s: float = 10.0
 
 
 @dataclass
@@ -270,6 +277,7 @@ class ShardPoller:
         self.handler, self.config, self.checkpoints = handler, config, checkpoints
         self.region = region
         self.stats = PollerStats()
+        self._stop = threading.Event()  # the mapping's, once it runs
 
     def _iterator(self) -> str:
         after = self.checkpoints.get(self.shard_id)
@@ -284,6 +292,7 @@ class ShardPoller:
         return self.kinesis.get_shard_iterator(**kwargs)["ShardIterator"]
 
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         iterator = self._iterator()
         buffer: list[dict[str, Any]] = []
         first_at = 0.0
@@ -305,10 +314,15 @@ class ShardPoller:
             self.dispatch(buffer)
 
     def dispatch(self, records: list[dict[str, Any]]) -> None:
-        """Deliver `records` until each is processed or sent to the on-failure destination."""
+        """Deliver `records` until each is processed or sent to the on-failure destination.
+
+        A retry waits first (exponential backoff); when the mapping is stopped meanwhile, the
+        rest is left unprocessed and unchecked, for the next run to read again."""
         pending = [(records, 0)]
         while pending:
             batch, attempt = pending.pop(0)
+            if attempt and self._backoff(attempt):
+                return
             outcome = self._invoke(batch)
             if outcome is None:
                 self.stats.batches += 1
@@ -321,7 +335,7 @@ class ShardPoller:
                 self.stats.records += len(done)
                 self.checkpoints.set(self.shard_id, done[-1]["SequenceNumber"])
             rest = batch[first_failed:]
-            if attempt >= self.config.max_retry_attempts:
+            if 0 <= self.config.max_retry_attempts <= attempt:
                 self._send_to_failure_destination(rest, attempt)
                 self.checkpoints.set(self.shard_id, rest[-1]["SequenceNumber"])
                 continue
@@ -331,6 +345,13 @@ class ShardPoller:
                 pending[:0] = [(rest[:half], attempt + 1), (rest[half:], attempt + 1)]
             else:
                 pending.insert(0, (rest, attempt + 1))
+
+    def _backoff(self, attempt: int) -> bool:
+        """Wait before retry `attempt`; True when the mapping was stopped meanwhile."""
+        wait = min(
+            self.config.retry_backoff_s * 2 ** (attempt - 1), self.config.retry_backoff_max_s
+        )
+        return self._stop.wait(wait)
 
     def _invoke(self, batch: list[dict[str, Any]]) -> tuple[int, bool] | None:
         """None on success; else (index of the first failed record, whether the handler raised)."""

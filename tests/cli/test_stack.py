@@ -363,3 +363,21 @@ def test_a_client_killed_mid_request_does_not_take_the_server_down(
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_stream_run_against_aws_that_does_not_answer_says_so_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    dead = f"http://127.0.0.1:{background.free_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "securebank.cli.app", "stream", "run", "--duration", "1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "AWS_ENDPOINT_URL": dead, "COLUMNS": "200"},
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: the AWS services do not answer")

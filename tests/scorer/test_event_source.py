@@ -92,6 +92,53 @@ def test_errors_bisect_and_exhausted_retries_go_to_the_on_failure_queue(aws, tmp
     assert poller.stats.records == 7 and poller.stats.failed_batches == 1
 
 
+def test_by_default_a_failing_batch_is_retried_with_backoff_until_it_succeeds(aws, tmp_path):
+    """A store down for longer than a few retries must not cost the batch (Lambda's -1)."""
+    _put(aws, 6)
+    calls: list[int] = []
+
+    def handler(event, context):  # the store is "down" for the first 7 deliveries
+        calls.append(len(event["Records"]))
+        if len(calls) <= 7:
+            raise ConnectionError("DynamoDB is not answering")
+        return None
+
+    class Waits:  # the mapping's stop event, recording each backoff instead of sleeping
+        def __init__(self):
+            self.waits: list[float] = []
+
+        def wait(self, seconds):
+            self.waits.append(seconds)
+            return False
+
+    poller = _poller(
+        aws, handler, tmp_path, batch_size=6, bisect_on_error=False, retry_backoff_max_s=0.5
+    )
+    poller._stop = waits = Waits()
+    poller.dispatch(_fetch(aws, poller))
+    assert calls == [6] * 8 and poller.stats.records == 6
+    assert poller.stats.failed_batches == 0 and not drain(aws, aws.names.stream_failure_queue)
+    assert waits.waits == [0.1, 0.2, 0.4, 0.5, 0.5, 0.5, 0.5]  # doubling, capped
+    assert Checkpoints(tmp_path / "checkpoints.json").get(poller.shard_id)
+
+
+def test_a_batch_still_failing_when_the_mapping_stops_is_left_for_the_next_run(aws, tmp_path):
+    import threading
+
+    _put(aws, 4)
+    stop = threading.Event()
+
+    def handler(event, context):
+        stop.set()  # the runner is stopped while this batch fails
+        raise ConnectionError("DynamoDB is not answering")
+
+    poller = _poller(aws, handler, tmp_path, batch_size=4)
+    poller._stop = stop
+    poller.dispatch(_fetch(aws, poller))
+    assert poller.stats.records == 0 and poller.stats.failed_batches == 0
+    assert Checkpoints(tmp_path / "checkpoints.json").get(poller.shard_id) is None
+
+
 def _fetch(aws, poller):
     kinesis = aws.client("kinesis")
     iterator = kinesis.get_shard_iterator(
