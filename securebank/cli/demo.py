@@ -13,6 +13,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +23,7 @@ import typer
 
 from securebank.cli.console import console
 from securebank.cli.errors import UserError
+from securebank.cli.stream import runner_file
 
 
 def _command(*args: str, env: dict[str, str], capture: bool = False) -> str:
@@ -35,6 +38,17 @@ def _command(*args: str, env: dict[str, str], capture: bool = False) -> str:
     if result.returncode != 0:
         raise UserError(f"`securebank {' '.join(args)}` failed (exit {result.returncode})")
     return result.stdout or ""
+
+
+def _send_when_scoring(
+    scoring: Path, command: list[str], env: dict[str, str], timeout_s: float = 300.0
+) -> subprocess.Popen:
+    """Start `command` (the sender) once `stream run` has written `scoring` (or after
+    `timeout_s`, when the runner will report its own error)."""
+    deadline = time.monotonic() + timeout_s
+    while not scoring.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _stop_servers(env: dict[str, str]) -> None:
@@ -74,33 +88,34 @@ def demo_command(
         _command("model", "deploy", version, env=env)
         _command("endpoint", "start", env=env)
         _command("stream", "bootstrap", "--data", data, "--until", stream_from, env=env)
-        console.print(f"\n[bold]$ securebank stream send --from {stream_from} ... &[/bold]")
-        sender = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "securebank.cli.app",
-                "stream",
-                "send",
-                "--data",
-                data,
-                "--from",
-                stream_from,
-                "--count",
-                str(stream),
-                "--rate",
-                str(rate),
-                "--poison",
-                "5",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _command("stream", "run", "--idle-exit", "5", "--window", "0", env=env)
-        finally:
-            sender.wait(timeout=600)
+        # The sender starts once the scorer polls (its shard processes take a few seconds to
+        # start): put → decision then measures scoring, not the runner's start-up.
+        scoring = runner_file(home)
+        scoring.unlink(missing_ok=True)  # left by a runner that was killed
+        send = [
+            sys.executable,
+            "-m",
+            "securebank.cli.app",
+            "stream",
+            "send",
+            "--data",
+            data,
+            "--from",
+            stream_from,
+            "--count",
+            str(stream),
+            "--rate",
+            str(rate),
+            "--poison",
+            "5",
+        ]
+        with ThreadPoolExecutor(1) as pool:
+            sender = pool.submit(_send_when_scoring, scoring, send, env)
+            console.print(f"\n[bold]$ securebank stream send --from {stream_from} ... &[/bold]")
+            try:
+                _command("stream", "run", "--idle-exit", "5", "--window", "0", env=env)
+            finally:
+                sender.result().wait(timeout=600)
         _command("stream", "summary", env=env)
         _command("endpoint", "status", env=env)
         _command("analytics", "query", "--named", "by_model_version", env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from datetime import UTC, datetime
@@ -184,6 +185,8 @@ def run_command(
         except STORE_ERRORS as error:
             raise UserError(f"the AWS services do not answer: {error}") from error
         view = EmfTotals(emf_path)
+        scoring = runner_file(config.home)
+        scoring.write_text(json.dumps({"pid": os.getpid(), "shards_polled_since": time.time()}))
         started = time.monotonic()
         last_count, last_change = 0, started
         try:
@@ -203,6 +206,7 @@ def run_command(
                     if idle_exit is not None and now - last_change >= idle_exit:
                         break
         finally:
+            scoring.unlink(missing_ok=True)
             mapping.close()
             view.read()
     stats = mapping.stats()
@@ -211,6 +215,12 @@ def run_command(
         f"processed {stats.records:,} records in {stats.batches:,} batches; "
         f"{stats.retries} retries, {stats.failed_batches} batches to the on-failure queue"
     )
+
+
+def runner_file(home: Path) -> Path:
+    """Present while a `stream run` polls every shard (its pid): for tools that must not send
+    before the scorer listens, such as the demo. A killed runner leaves it behind."""
+    return stream_dir(home) / "runner.json"
 
 
 def _revive(mapping) -> list[str]:
