@@ -227,6 +227,7 @@ def import_command(
     analyst: Annotated[str, ANALYST] = "import",
 ) -> None:
     """Record outcomes from a file as labels (a later chargeback overrides an analyst's legit)."""
+    from securebank.cases.model import CaseConflict
     from securebank.labels.model import LabelSource
     from securebank.labels.outcomes import OutcomeFileError, read_outcome_file
 
@@ -236,7 +237,12 @@ def import_command(
         rows = read_outcome_file(file)
     except OutcomeFileError as error:
         raise UserError(str(error)) from error
-    report = _operations().import_outcomes(rows, analyst, LabelSource(source))
+    try:
+        report = _operations().import_outcomes(rows, analyst, LabelSource(source))
+    except CaseConflict as error:  # LabelConflict: another writer kept changing one label
+        raise UserError(
+            f"{error} (import it again: labels already recorded are not recorded twice)"
+        ) from error
     console.print(
         f"{report.rows:,} rows: {report.accepted:,} accepted, {len(report.rejected):,} refused; "
         f"{report.recorded:,} labels recorded ({report.changed:,} changed an earlier label), "

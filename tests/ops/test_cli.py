@@ -99,3 +99,18 @@ def test_alerts_to_cases_to_labels_to_merchant_state_to_performance(aws, cli, tm
 
     code, out, _ = cli("monitor", "performance", "--json")
     assert code == 0 and json.loads(out) == []  # no decisions in the lake yet
+
+
+def test_an_import_whose_label_keeps_changing_is_one_error_line(cli, tmp_path, monkeypatch):
+    from securebank.labels.store import LabelConflict, LabelStore
+
+    def keeps_changing(self, event, *args, **kwargs):
+        raise LabelConflict(f"label of {event.transaction_id} keeps changing; try again")
+
+    monkeypatch.setattr(LabelStore, "record", keeps_changing)
+    chargebacks = tmp_path / "cb.csv"
+    chargebacks.write_text("transaction_id,reported_at\nt-0,2026-09-20T00:00:00Z\n")
+    code, out, err = cli("outcomes", "import", str(chargebacks))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and len(lines) == 1 and "Traceback" not in out + err
+    assert lines[0].startswith("error: label of t-0 keeps changing") and "again" in lines[0]
