@@ -233,19 +233,12 @@ def _lake(s3: Any, bucket: str) -> list[dict[str, Any]]:
 
 def _stream_ids(kinesis: Any, stream: str) -> set[str]:
     """Every transaction id the stream holds, all shards from the trim horizon."""
+    from securebank.local.producer import stream_records
+
     ids: set[str] = set()
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            for record in page["Records"]:
-                with contextlib.suppress(ValueError, TypeError, KeyError, RecursionError):
-                    ids.add(json.loads(record["Data"])["transaction_id"])
-            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = page.get("NextShardIterator")
+    for record in stream_records(kinesis, stream):
+        with contextlib.suppress(ValueError, TypeError, KeyError, RecursionError):
+            ids.add(json.loads(record["Data"])["transaction_id"])
     return ids
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -110,3 +110,18 @@ def send(
     if chunk:
         flush()
     return SendSummary(sent=sent, resent=resent, seconds=time.monotonic() - started)
+
+
+def stream_records(kinesis: Any, stream: str) -> Iterator[dict[str, Any]]:
+    """Every record the stream holds now, shard by shard from the trim horizon, each shard read
+    until it is caught up (for checks of what was put; the scorer reads through its mapping)."""
+    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            page = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            yield from page["Records"]
+            if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
+                break
+            iterator = page.get("NextShardIterator")

@@ -21,6 +21,7 @@ from securebank.local.event_source import (
     EventSourceMapping,
     MappingConfig,
 )
+from securebank.local.producer import stream_records
 from securebank.resources import ResourceNames
 from tests.cli.test_cli import securebank
 
@@ -285,17 +286,7 @@ def test_no_acknowledged_record_is_lost_with_8_concurrent_producers(aws):
         thread.join()
     assert sent == [each] * producers
 
-    seen: list[str] = []
-    for shard in kinesis.list_shards(StreamName=stream)["Shards"]:
-        iterator = kinesis.get_shard_iterator(
-            StreamName=stream, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
-            seen += [r["Data"].decode() for r in response["Records"]]
-            if not response["Records"] and response.get("MillisBehindLatest", 0) == 0:
-                break
-            iterator = response.get("NextShardIterator")
+    seen = [r["Data"].decode() for r in stream_records(kinesis, stream)]
     assert len(seen) == producers * each
     assert set(seen) == {f"{i}:{n}" for i in range(producers) for n in range(each)}
 
